@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Olly: composable commands that turn the traffic of unmodified Linux processes into
+// OpenTelemetry data. Executables are thin `@main` declarations; every piece of logic
+// lives in a library that the tests import.
+let package = Package(
+    name: "olly",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "olly-capture", targets: ["olly-capture"]),
+        .executable(name: "olly-reassemble", targets: ["olly-reassemble"]),
+        .executable(name: "olly-parse", targets: ["olly-parse"]),
+        .executable(name: "olly-stitch", targets: ["olly-stitch"]),
+        .executable(name: "olly-export", targets: ["olly-export"]),
+        .library(name: "OllyNDJSON", targets: ["OllyNDJSON"]),
+    ],
+    dependencies: [
+        // The standard Swift command-line parser: help text, validation, exit code 64.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML for `--config FILE`; Yams keeps node marks, so config errors can name the line.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // Small C helpers that Swift cannot express safely: async-signal-safe signal flags,
+        // pipe sizing (F_SETPIPE_SZ) and isatty.
+        .target(name: "COllySupport"),
+        // Records, the NDJSON and binary codecs, streaming reader and writer. No Foundation.
+        .target(name: "OllyNDJSON", dependencies: ["COllySupport"]),
+        // Behaviour shared by all five commands: options, config files, diagnostics,
+        // exit codes, signals, stats, the stage runner.
+        .target(name: "OllyCLI", dependencies: [
+            "OllyNDJSON", "COllySupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "olly-capture", dependencies: ["OllyCLI"]),
+        .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI"]),
+        .executableTarget(name: "olly-parse", dependencies: ["OllyCLI"]),
+        .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),
+        .executableTarget(name: "olly-export", dependencies: ["OllyCLI"]),
+        // Benchmark driver for `make bench` (not installed).
+        .executableTarget(name: "olly-bench", dependencies: ["OllyNDJSON", "COllySupport"]),
+        .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
+        .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

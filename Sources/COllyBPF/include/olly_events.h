@@ -1,0 +1,1 @@
+../../../bpf/olly_events.h

@@ -1,0 +1,451 @@
+/* Olly eBPF capture: user-space loader. See include/olly_bpf.h. */
+#define _GNU_SOURCE
+#include "olly_bpf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#define MAX_LINKS 64
+#define MAX_SSL_LIBS 32
+
+struct olly_bpf {
+	struct bpf_object *obj;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int n_links;
+	struct { dev_t dev; ino_t ino; } ssl_libs[MAX_SSL_LIBS];
+	int n_ssl_libs;
+	int targets_fd, ports_fd, stats_fd;
+	int64_t mono_to_epoch; /* add to CLOCK_MONOTONIC ns to get epoch ns */
+	/* current poll */
+	olly_event_cb cb;
+	void *cb_ctx;
+	int count;
+	int stop;
+};
+
+static int g_verbose;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!g_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void seterr(char *buf, size_t len, const char *fmt, ...)
+{
+	if (!buf || !len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* libbpf attaches tracepoints by id from tracefs; mount it if nothing is there
+ * (MACHINE-NOTES: "mount bpffs/tracefs yourself if absent"). */
+static void ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
+}
+
+/* Writes the `cfg` variable of .rodata before load. */
+static int set_rodata_cfg(struct bpf_object *obj, const struct olly_kcfg *kc)
+{
+	struct bpf_map *map = NULL, *m;
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+		size_t l = strlen(n);
+		if (l >= 7 && strcmp(n + l - 7, ".rodata") == 0) {
+			map = m;
+			break;
+		}
+	}
+	struct btf *btf = bpf_object__btf(obj);
+	if (!map || !btf)
+		return -ENOENT;
+	int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (sec_id < 0)
+		return -ENOENT;
+	const struct btf_type *sec = btf__type_by_id(btf, sec_id);
+	const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+		if (strcmp(btf__name_by_offset(btf, var->name_off), "cfg") != 0)
+			continue;
+		if (vs->size != sizeof(*kc))
+			return -EINVAL; /* object built from another olly_events.h */
+		size_t sz = 0;
+		const void *init = bpf_map__initial_value(map, &sz);
+		if (!init || vs->offset + sizeof(*kc) > sz)
+			return -EINVAL;
+		char *copy = malloc(sz);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, init, sz);
+		memcpy(copy + vs->offset, kc, sizeof(*kc));
+		int err = bpf_map__set_initial_value(map, copy, sz);
+		free(copy);
+		return err;
+	}
+	return -ENOENT;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 4096;
+	while (p < v && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+/* Distinguishes "not permitted" from "kernel refused this program". */
+static int bpf_permitted(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "olly_probe", 4, 4, 1, NULL);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int rb_sample(void *ctx, void *data, size_t size);
+
+static int add_link(struct olly_bpf *h, struct bpf_link *l)
+{
+	if (h->n_links >= MAX_LINKS) {
+		bpf_link__destroy(l);
+		return -ENOSPC;
+	}
+	h->links[h->n_links++] = l;
+	return 0;
+}
+
+int olly_bpf_open(const struct olly_bpf_config *cfg, struct olly_bpf **out, char *errbuf, size_t errlen)
+{
+	*out = NULL;
+	g_verbose = cfg->verbose;
+	libbpf_set_print(print_fn);
+
+	if (!cfg->bpf_object_path || access(cfg->bpf_object_path, R_OK) != 0) {
+		seterr(errbuf, errlen, "cannot read the eBPF object %s: %s",
+		       cfg->bpf_object_path ? cfg->bpf_object_path : "(none)", strerror(errno ? errno : ENOENT));
+		return OLLY_BPF_ENOOBJ;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		seterr(errbuf, errlen, "this kernel has no BTF type information (/sys/kernel/btf/vmlinux), which eBPF capture needs");
+		return OLLY_BPF_ENOBTF;
+	}
+	int perr = bpf_permitted();
+	if (perr == -EPERM || perr == -EACCES) {
+		seterr(errbuf, errlen, "eBPF is not permitted here: run as root (or with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN)");
+		return OLLY_BPF_EPERM;
+	}
+	if (perr == -ENOSYS) {
+		seterr(errbuf, errlen, "this kernel has no bpf() system call (CONFIG_BPF_SYSCALL is off)");
+		return OLLY_BPF_EUNSUPPORTED;
+	}
+	ensure_tracefs();
+
+	struct olly_bpf *h = calloc(1, sizeof(*h));
+	if (!h) {
+		seterr(errbuf, errlen, "out of memory");
+		return OLLY_BPF_ERR;
+	}
+	h->targets_fd = h->ports_fd = h->stats_fd = -1;
+	int rc = OLLY_BPF_ERR, err;
+
+	h->obj = bpf_object__open_file(cfg->bpf_object_path, NULL);
+	if (!h->obj) {
+		err = errno;
+		h->obj = NULL;
+		seterr(errbuf, errlen, "cannot open the eBPF object %s: %s", cfg->bpf_object_path, strerror(err));
+		rc = OLLY_BPF_ENOOBJ;
+		goto fail;
+	}
+
+	struct olly_kcfg kc;
+	memset(&kc, 0, sizeof(kc));
+	kc.cgroup_id = cfg->cgroup_id;
+	kc.budget = cfg->capture_budget ? cfg->capture_budget : 16384;
+	if (kc.budget > OLLY_MAX_CHUNKS * OLLY_CHUNK)
+		kc.budget = OLLY_MAX_CHUNKS * OLLY_CHUNK;
+	kc.filter_pids = cfg->filter_pids || cfg->n_pids > 0;
+	kc.follow_children = !!cfg->follow_children;
+	kc.filter_ports = cfg->n_ports > 0;
+	if (cfg->comm && cfg->comm[0]) {
+		kc.filter_comm = 1;
+		strncpy(kc.comm, cfg->comm, OLLY_COMM_LEN - 1);
+	}
+	kc.want_unix = !!cfg->want_unix;
+	kc.want_inet = !!cfg->want_inet;
+	kc.want_inet6 = !!cfg->want_inet6;
+	if (!kc.want_unix && !kc.want_inet && !kc.want_inet6)
+		kc.want_inet = kc.want_inet6 = 1;
+	if ((err = set_rodata_cfg(h->obj, &kc)) < 0) {
+		seterr(errbuf, errlen, "the eBPF object %s has no usable configuration (built from another olly_events.h?): %s",
+		       cfg->bpf_object_path, strerror(-err));
+		rc = OLLY_BPF_ENOOBJ;
+		goto fail;
+	}
+
+	struct bpf_map *rbm = bpf_object__find_map_by_name(h->obj, "events");
+	if (!rbm) {
+		seterr(errbuf, errlen, "the eBPF object has no events map");
+		rc = OLLY_BPF_ENOOBJ;
+		goto fail;
+	}
+	bpf_map__set_max_entries(rbm, pow2_at_least(cfg->ringbuf_bytes ? cfg->ringbuf_bytes : 8u << 20));
+
+	/* uprobe programs are attached per library by olly_bpf_attach_ssl */
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, h->obj)
+		bpf_program__set_autoattach(prog, false);
+
+	if ((err = bpf_object__load(h->obj)) < 0) {
+		seterr(errbuf, errlen, "the kernel refused to load the eBPF programs (%s); run with verbose for the verifier log",
+		       strerror(-err));
+		rc = (err == -EPERM) ? OLLY_BPF_EPERM : OLLY_BPF_EUNSUPPORTED;
+		goto fail;
+	}
+
+	h->targets_fd = bpf_object__find_map_fd_by_name(h->obj, "targets");
+	h->ports_fd = bpf_object__find_map_fd_by_name(h->obj, "ports");
+	h->stats_fd = bpf_object__find_map_fd_by_name(h->obj, "stats");
+	uint8_t one = 1;
+	for (int i = 0; i < cfg->n_pids && i < OLLY_BPF_MAX_PIDS; i++) {
+		uint32_t pid = cfg->pids[i];
+		bpf_map_update_elem(h->targets_fd, &pid, &one, BPF_ANY);
+	}
+	for (int i = 0; i < cfg->n_ports && i < OLLY_BPF_MAX_PORTS; i++) {
+		uint16_t port = cfg->ports[i];
+		bpf_map_update_elem(h->ports_fd, &port, &one, BPF_ANY);
+	}
+
+	bpf_object__for_each_program(prog, h->obj) {
+		if (strncmp(bpf_program__section_name(prog), "tracepoint/", 11) != 0)
+			continue;
+		struct bpf_link *l = bpf_program__attach(prog);
+		if (!l) {
+			err = errno;
+			seterr(errbuf, errlen, "cannot attach %s: %s (is tracefs mounted at /sys/kernel/tracing?)",
+			       bpf_program__section_name(prog), strerror(err));
+			rc = err == EPERM ? OLLY_BPF_EPERM : OLLY_BPF_EUNSUPPORTED;
+			goto fail;
+		}
+		add_link(h, l);
+	}
+
+	h->rb = ring_buffer__new(bpf_map__fd(rbm), rb_sample, h, NULL);
+	if (!h->rb) {
+		seterr(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	h->mono_to_epoch = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	*out = h;
+	return OLLY_BPF_OK;
+fail:
+	olly_bpf_close(h);
+	return rc;
+}
+
+static int rb_sample(void *ctx, void *data, size_t size)
+{
+	struct olly_bpf *h = ctx;
+	h->count++;
+	int r = h->cb ? h->cb(h->cb_ctx, data, size) : 0;
+	if (r) {
+		h->stop = r;
+		return -ECANCELED; /* libbpf stops consuming on a negative value */
+	}
+	return 0;
+}
+
+int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ctx)
+{
+	h->cb = cb;
+	h->cb_ctx = ctx;
+	h->stop = 0;
+	h->count = 0;
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000LL;
+	for (;;) {
+		int r = ring_buffer__consume(h->rb);
+		if (h->stop)
+			return h->stop;
+		if (r < 0 && r != -EINTR)
+			return r;
+		if (h->count > 0)
+			return h->count;
+		if (timeout_ms == 0 || (timeout_ms > 0 && clock_ns(CLOCK_MONOTONIC) >= deadline))
+			return 0;
+		/* Records are submitted with BPF_RB_NO_WAKEUP (MACHINE-NOTES: 0.7 us per
+		 * event vs 3.2 us with wake-ups), so epoll would not fire: poll on a
+		 * 1 ms timer instead. */
+		struct timespec ts = {0, 1000000};
+		if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+			return -EINTR;
+	}
+}
+
+static int attach_one(struct olly_bpf *h, const char *path, const char *func, const char *prog_name, int ret)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(h->obj, prog_name);
+	if (!p)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = func, .retprobe = ret);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(p, -1, path, 0, &o);
+	if (!l)
+		return -errno;
+	return add_link(h, l);
+}
+
+int olly_bpf_attach_ssl(struct olly_bpf *h, const char *path)
+{
+	struct stat st;
+	if (!h || !path || stat(path, &st) != 0)
+		return OLLY_BPF_ERR;
+	for (int i = 0; i < h->n_ssl_libs; i++)
+		if (h->ssl_libs[i].dev == st.st_dev && h->ssl_libs[i].ino == st.st_ino)
+			return OLLY_BPF_OK;
+	if (h->n_ssl_libs >= MAX_SSL_LIBS)
+		return OLLY_BPF_ERR;
+	static const struct { const char *func, *enter, *exit; int required; } fns[] = {
+		{"SSL_write", "ssl_write_enter", "ssl_write_exit", 1},
+		{"SSL_read", "ssl_read_enter", "ssl_read_exit", 1},
+		{"SSL_write_ex", "ssl_write_ex_enter", "ssl_write_ex_exit", 0},
+		{"SSL_read_ex", "ssl_read_ex_enter", "ssl_read_ex_exit", 0},
+		{"SSL_do_handshake", "ssl_other_enter", "ssl_other_exit", 0},
+		{"SSL_connect", "ssl_other_enter", "ssl_other_exit", 0},
+		{"SSL_accept", "ssl_other_enter", "ssl_other_exit", 0},
+		{"SSL_shutdown", "ssl_other_enter", "ssl_other_exit", 0},
+	};
+	int first = h->n_links;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		int e1 = attach_one(h, path, fns[i].func, fns[i].enter, 0);
+		int e2 = e1 ? e1 : attach_one(h, path, fns[i].func, fns[i].exit, 1);
+		if (e2 && fns[i].required) {
+			if (g_verbose)
+				fprintf(stderr, "olly-bpf: %s: cannot attach %s: %s\n", path, fns[i].func, strerror(-e2));
+			while (h->n_links > first)
+				bpf_link__destroy(h->links[--h->n_links]);
+			return OLLY_BPF_ERR;
+		}
+	}
+	h->ssl_libs[h->n_ssl_libs].dev = st.st_dev;
+	h->ssl_libs[h->n_ssl_libs].ino = st.st_ino;
+	h->n_ssl_libs++;
+	return OLLY_BPF_OK;
+}
+
+int olly_bpf_attach_ssl_pid(struct olly_bpf *h, int pid)
+{
+	char maps[64], line[PATH_MAX + 256], root[PATH_MAX + 64];
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	FILE *f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		const char *base = strrchr(p, '/') + 1;
+		if (strncmp(base, "libssl.so", 9) != 0)
+			continue;
+		/* the path is in the process's mount namespace */
+		snprintf(root, sizeof(root), "/proc/%d/root%s", pid, p);
+		int before = h->n_ssl_libs;
+		if (olly_bpf_attach_ssl(h, access(root, R_OK) == 0 ? root : p) == OLLY_BPF_OK && h->n_ssl_libs > before)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int olly_bpf_add_pid(struct olly_bpf *h, int pid)
+{
+	uint32_t k = pid;
+	uint8_t one = 1;
+	return bpf_map_update_elem(h->targets_fd, &k, &one, BPF_ANY) ? -errno : 0;
+}
+
+int olly_bpf_remove_pid(struct olly_bpf *h, int pid)
+{
+	uint32_t k = pid;
+	return bpf_map_delete_elem(h->targets_fd, &k) ? -errno : 0;
+}
+
+int olly_bpf_ncpus(void)
+{
+	return libbpf_num_possible_cpus();
+}
+
+static int64_t read_stat(struct olly_bpf *h, int idx, uint64_t *per_cpu, int ncpu)
+{
+	int n = libbpf_num_possible_cpus();
+	if (n <= 0 || idx < 0 || idx >= OLLY_STAT_NR)
+		return -EINVAL;
+	uint64_t vals[n];
+	uint32_t k = idx;
+	if (bpf_map_lookup_elem(h->stats_fd, &k, vals))
+		return -errno;
+	int64_t total = 0;
+	for (int i = 0; i < n; i++) {
+		total += vals[i];
+		if (per_cpu && i < ncpu)
+			per_cpu[i] = vals[i];
+	}
+	return total;
+}
+
+int64_t olly_bpf_lost(struct olly_bpf *h, uint64_t *per_cpu, int ncpu)
+{
+	return read_stat(h, OLLY_STAT_LOST, per_cpu, ncpu);
+}
+
+int64_t olly_bpf_stat(struct olly_bpf *h, int stat)
+{
+	return read_stat(h, stat, NULL, 0);
+}
+
+uint64_t olly_bpf_ts_to_epoch(struct olly_bpf *h, uint64_t ts_ns)
+{
+	return ts_ns + h->mono_to_epoch;
+}
+
+void olly_bpf_close(struct olly_bpf *h)
+{
+	if (!h)
+		return;
+	if (h->rb)
+		ring_buffer__free(h->rb);
+	while (h->n_links > 0)
+		bpf_link__destroy(h->links[--h->n_links]);
+	if (h->obj)
+		bpf_object__close(h->obj);
+	free(h);
+}

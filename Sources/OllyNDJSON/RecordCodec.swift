@@ -1,0 +1,110 @@
+/// The two wire forms of records.
+public enum RecordFormat: String, CaseIterable, Sendable {
+    /// One JSON object per line.
+    case ndjson
+    /// Length-prefixed frames (see `BinaryFormat`).
+    case bin
+}
+
+extension Record {
+    /// Decodes one NDJSON line (without its newline).
+    public static func decodeNDJSON(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+        var s = JSONScanner(line)
+        return try decode(&s)
+    }
+
+    /// Decodes one binary frame body (without its length prefix).
+    public static func decodeBinary(_ frame: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+        var s = BinaryScanner(frame)
+        return try decode(&s)
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer, format: RecordFormat) throws(DecodeError) -> Record {
+        format == .ndjson ? try decodeNDJSON(bytes) : try decodeBinary(bytes)
+    }
+
+    /// Convenience for tests and small tools.
+    public static func decodeNDJSON(_ line: String) throws(DecodeError) -> Record {
+        var line = line
+        let r = line.withUTF8 { u -> Result<Record, DecodeError> in
+            do throws(DecodeError) { return .success(try decodeNDJSON(UnsafeRawBufferPointer(u))) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+
+    /// The record's NDJSON line, without the newline.
+    public var ndjson: String {
+        let out = OutputBuffer(capacity: 256)
+        var w = JSONWriter(out)
+        encode(to: &w)
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The time the record is about, when it has one (used to stamp `stats`).
+    public var timestamp: Int64? {
+        switch self {
+        case .proc(let r): r.ts
+        case .conn(let r): r.ts
+        case .data(let r): r.ts
+        case .log(let r): r.ts
+        case .exchange(let r): r.resp?.end ?? r.req?.end
+        case .span(let r): r.end
+        case .metric(let r): r.ts
+        case .stats(let r): r.ts
+        case .other(let o): o.fields.first { $0.0 == "ts" }?.1.intValue
+        }
+    }
+}
+
+/// Appends records in one format to an `OutputBuffer`; writes the binary magic first.
+public struct RecordEncoder {
+    public let format: RecordFormat
+    public let out: OutputBuffer
+    var wroteMagic = false
+
+    public init(format: RecordFormat, out: OutputBuffer) {
+        self.format = format
+        self.out = out
+    }
+
+    mutating func header() {
+        if format == .bin && !wroteMagic {
+            out.append(BinaryFormat.magic)
+            wroteMagic = true
+        }
+    }
+
+    public mutating func append(_ r: Record) {
+        switch format {
+        case .ndjson:
+            var w = JSONWriter(out)
+            r.encode(to: &w)
+            out.append(UInt8(ascii: "\n"))
+        case .bin:
+            header()
+            let at = out.count
+            out.reserve(4)
+            out.advance(4)
+            var w = BinaryWriter(out)
+            r.encode(to: &w)
+            out.patchUInt32LE(at: at, UInt32(truncatingIfNeeded: out.count - at - 4))
+        }
+    }
+
+    /// Copies a record that is already in this encoder's format (a line without its
+    /// newline, or a frame body without its length).
+    public mutating func appendRaw(_ bytes: UnsafeRawBufferPointer) {
+        switch format {
+        case .ndjson:
+            out.reserve(bytes.count + 1)
+            out.append(bytes)
+            out.append(UInt8(ascii: "\n"))
+        case .bin:
+            header()
+            out.reserve(bytes.count + 4)
+            out.patchUInt32LE(at: out.count, UInt32(truncatingIfNeeded: bytes.count))
+            out.advance(4)
+            out.append(bytes)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+// Benchmark driver for `make bench` (not installed, not a test). See bench/run.sh.
+//
+//   olly-bench gen COUNT PAYLOAD OUT.ndjson OUT.bin   deterministic data records
+//   olly-bench decode    < input                      read + decode every record
+//   olly-bench roundtrip [ndjson|bin] < input         read + decode + re-encode
+//
+// decode/roundtrip print one line: records bytes seconds.
+import COllySupport
+import Glibc
+import OllyNDJSON
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func fail(_ s: String) -> Never {
+    let m = "olly-bench: \(s)\n"
+    _ = m.withCString { write(2, $0, strlen($0)) }
+    exit(64)
+}
+
+func writeAll(_ fd: Int32, _ out: OutputBuffer) {
+    out.withBytes { b in
+        var off = 0
+        while off < b.count {
+            let r = write(fd, b.baseAddress! + off, b.count - off)
+            if r <= 0 { fail("write failed") }
+            off += r
+        }
+    }
+    out.removeAll()
+}
+
+func gen(_ args: [String]) {
+    guard args.count == 4, let count = Int(args[0]), let payload = Int(args[1]) else {
+        fail("usage: olly-bench gen COUNT PAYLOAD OUT.ndjson OUT.bin")
+    }
+    let fdJ = open(args[2], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let fdB = open(args[3], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fdJ >= 0, fdB >= 0 else { fail("cannot create output files") }
+    let outJ = OutputBuffer(capacity: 1 << 20), outB = OutputBuffer(capacity: 1 << 20)
+    var encJ = RecordEncoder(format: .ndjson, out: outJ), encB = RecordEncoder(format: .bin, out: outB)
+    var seed: UInt64 = 0x9E3779B97F4A7C15
+    var offsets = [Int64](repeating: 0, count: 64)
+    for i in 0..<count {
+        var bytes = [UInt8](repeating: 0, count: payload)
+        for j in 0..<payload {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            // Mostly printable text like real protocol traffic, some binary.
+            bytes[j] = j % 16 == 0 ? UInt8(truncatingIfNeeded: seed >> 56) : 0x20 + UInt8(truncatingIfNeeded: seed >> 33) % 95
+        }
+        let conn = i % 64
+        let r = Record.data(DataRecord(ts: 1_763_700_000_000_000_000 + Int64(i) * 1000, cid: Int64(conn + 1),
+                                       pid: 4000 + conn, tid: 4000 + conn, dir: i % 2 == 0 ? .out : .in,
+                                       off: offsets[conn], data: bytes))
+        offsets[conn] += Int64(payload)
+        encJ.append(r)
+        encB.append(r)
+        if outJ.count > 1 << 20 { writeAll(fdJ, outJ) }
+        if outB.count > 1 << 20 { writeAll(fdB, outB) }
+    }
+    writeAll(fdJ, outJ)
+    writeAll(fdB, outB)
+    close(fdJ)
+    close(fdB)
+}
+
+func run(encodeTo format: RecordFormat?) {
+    let reader = RecordReader(fd: 0)
+    let out = OutputBuffer(capacity: 1 << 21)
+    var enc = RecordEncoder(format: format ?? .ndjson, out: out)
+    var records = 0
+    var payload = 0
+    let t0 = now()
+    while let item = try? reader.next() {
+        guard case .record(let raw) = item else { fail("bad input record") }
+        do {
+            let r = try Record.decode(raw.bytes, format: raw.format)
+            records += 1
+            if case .data(let d) = r { payload += d.data.count }
+            if format != nil {
+                enc.append(r)
+                if out.count > 1 << 20 { out.removeAll() }
+            }
+        } catch {
+            fail("record \(raw.number): \(error)")
+        }
+    }
+    let dt = now() - t0
+    print(records, reader.bytesRead, payload, dt)
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+switch args.first {
+case "gen": gen(Array(args.dropFirst()))
+case "decode": run(encodeTo: nil)
+case "roundtrip":
+    let f = args.count > 1 ? RecordFormat(rawValue: args[1]) : nil
+    run(encodeTo: f ?? .ndjson)
+default: fail("usage: olly-bench gen|decode|roundtrip")
+}
