@@ -58,8 +58,9 @@ struct {
 	__type(value, __u8);
 } ports SEC(".maps");
 
-#define CONN_IGNORED 1 /* family/port filtered: never emitted */
-#define CONN_TLS 2     /* seen inside an SSL call: ciphertext is not emitted */
+#define CONN_IGNORED 1   /* family/port filtered: never emitted */
+#define CONN_TLS 2       /* seen inside an SSL call: ciphertext is not emitted */
+#define CONN_ANNOUNCED 4 /* conn event emitted */
 
 struct conn {
 	__u64 cid;
@@ -67,7 +68,8 @@ struct conn {
 	__u64 tls_off[2]; /* plaintext stream offsets */
 	__u64 ino;        /* socket inode number: detects reuse of a struct sock address */
 	__u32 flags;
-	__u32 _pad;
+	__u8 role;
+	__u8 _pad[3];
 };
 
 /* Keyed by struct sock address: the same for every process sharing the socket
@@ -80,13 +82,18 @@ struct {
 	__type(value, struct conn);
 } conns SEC(".maps");
 
-/* SSL* -> struct sock*, learned from syscalls made inside SSL calls; used when an
+/* SSL* -> socket, learned from syscalls made inside SSL calls; used when an
  * SSL_read is served from OpenSSL's buffer without a syscall. */
+struct ssl_sock {
+	__u64 sk;
+	__s32 fd;
+	__u32 _pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct ssl_sock);
 } ssl_socks SEC(".maps");
 
 enum olly_op {
@@ -113,7 +120,7 @@ struct tstate {
 	__u32 iovcnt;
 	__u32 ssl_depth;
 	__u32 ssl_op;
-	__u32 _pad;
+	__s32 ssl_fd;
 };
 
 struct {
@@ -270,24 +277,34 @@ static __always_inline bool port_wanted(struct sock *sk)
 	return bpf_map_lookup_elem(&ports, &p) != NULL;
 }
 
-/* Connection state for sk; created (new cid, conn event) on first sight, after a
- * connect/accept (fresh), or when the sock address was reused (inode differs). */
-static __always_inline struct conn *get_conn(struct sock *sk, __u64 ino, __s32 fd, __u8 role, bool fresh)
+/* Connection state for sk; created (new cid) on first sight, after a
+ * connect/accept (fresh), or when the sock address was reused (inode differs).
+ * The conn event is emitted once, when announce is set: at connect/accept for
+ * stream sockets, at the first data for datagram sockets (glibc's getaddrinfo
+ * connects UDP sockets only to pick a source address and never sends on them). */
+static __always_inline struct conn *get_conn(struct sock *sk, __u64 ino, __s32 fd, __u8 role,
+					     bool fresh, bool announce)
 {
 	__u64 key = (__u64)sk;
 	struct conn *st = bpf_map_lookup_elem(&conns, &key);
-	if (st && !fresh && st->ino == ino)
-		return st;
-	struct conn n = {};
-	n.cid = __sync_fetch_and_add(&next_cid, 1) + 1;
-	n.ino = ino;
-	if (!port_wanted(sk))
-		n.flags = CONN_IGNORED;
-	if (bpf_map_update_elem(&conns, &key, &n, BPF_ANY))
-		return NULL;
-	if (!(n.flags & CONN_IGNORED))
-		emit_conn(sk, n.cid, fd, role ? OLLY_CONN_OPEN : OLLY_CONN_SEEN, role);
-	return bpf_map_lookup_elem(&conns, &key);
+	if (!st || fresh || st->ino != ino) {
+		struct conn n = {};
+		n.cid = __sync_fetch_and_add(&next_cid, 1) + 1;
+		n.ino = ino;
+		n.role = role;
+		if (!port_wanted(sk))
+			n.flags = CONN_IGNORED;
+		if (bpf_map_update_elem(&conns, &key, &n, BPF_ANY))
+			return NULL;
+		st = bpf_map_lookup_elem(&conns, &key);
+		if (!st)
+			return NULL;
+	}
+	if (announce && !(st->flags & (CONN_ANNOUNCED | CONN_IGNORED))) {
+		st->flags |= CONN_ANNOUNCED;
+		emit_conn(sk, st->cid, fd, st->role ? OLLY_CONN_OPEN : OLLY_CONN_SEEN, st->role);
+	}
+	return st;
 }
 
 /* ---- payload emission ---- */
@@ -411,7 +428,9 @@ __noinline int olly_emit_step(struct emit_ctx *c)
 
 static long emit_step(__u32 i, void *vc)
 {
-	return olly_emit_step(vc) ? 1 : 0;
+	int r = olly_emit_step(vc);
+	asm volatile("" : "+r"(r)); /* keep clang from dropping the 0/1 clamp the verifier needs */
+	return r ? 1 : 0;
 }
 
 /* Emit total bytes moved on st in direction dir, read from a buffer (iov == 0) or
@@ -463,10 +482,12 @@ static __always_inline bool in_ssl(struct tstate *ts, struct sock *sk, __u64 ino
 	if (!ts || !ts->ssl_depth)
 		return false;
 	ts->ssl_sk = (__u64)sk;
-	__u64 ssl = ts->ssl, skv = (__u64)sk;
+	ts->ssl_fd = fd;
+	__u64 ssl = ts->ssl;
+	struct ssl_sock v = {.sk = (__u64)sk, .fd = fd};
 	if (ssl)
-		bpf_map_update_elem(&ssl_socks, &ssl, &skv, BPF_ANY);
-	struct conn *st = get_conn(sk, ino, fd, 0, false);
+		bpf_map_update_elem(&ssl_socks, &ssl, &v, BPF_ANY);
+	struct conn *st = get_conn(sk, ino, fd, 0, false, true);
 	if (st)
 		st->flags |= CONN_TLS;
 	return true;
@@ -525,7 +546,7 @@ static __always_inline int data_enter(__s32 fd, __u64 buf, __u64 count, __u32 op
 		if (!iov || iovcnt <= OLLY_MAX_IOV) {
 			if (ts)
 				ts->op = OLLY_OP_NONE;
-			struct conn *st = get_conn(sk, ino, fd, 0, false);
+			struct conn *st = get_conn(sk, ino, fd, 0, false, true);
 			if (!st || (st->flags & (CONN_IGNORED | CONN_TLS)))
 				return 0;
 			emit_data(st, fd, OLLY_DIR_OUT, 0, iov ? 0 : buf, iov, iovcnt, total, false);
@@ -555,7 +576,7 @@ static __always_inline int data_exit(long ret)
 	if (ret <= 0 || op == OLLY_OP_CONNECT)
 		return 0;
 	struct sock *sk = (void *)ts->sk;
-	struct conn *st = get_conn(sk, ts->ino, ts->fd, 0, false);
+	struct conn *st = get_conn(sk, ts->ino, ts->fd, 0, false, true);
 	if (!st || (st->flags & (CONN_IGNORED | CONN_TLS)))
 		return 0;
 	__u8 dir = (op == OLLY_OP_READ || op == OLLY_OP_READV || op == OLLY_OP_RECVMSG) ? OLLY_DIR_IN : OLLY_DIR_OUT;
@@ -682,7 +703,8 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	__u64 ino = 0;
 	struct sock *sk = fd_sock(ts->fd, &ino, NULL, NULL);
 	if (sk)
-		get_conn(sk, ino, ts->fd, OLLY_ROLE_CLIENT, true);
+		get_conn(sk, ino, ts->fd, OLLY_ROLE_CLIENT, true,
+			 BPF_CORE_READ(sk, sk_type) == 1 /* SOCK_STREAM */);
 	return 0;
 }
 
@@ -694,7 +716,7 @@ static __always_inline int accept_exit(long ret)
 	__u64 ino = 0;
 	struct sock *sk = fd_sock(ret, &ino, NULL, NULL);
 	if (sk)
-		get_conn(sk, ino, ret, OLLY_ROLE_SERVER, true);
+		get_conn(sk, ino, ret, OLLY_ROLE_SERVER, true, true);
 	return 0;
 }
 
@@ -719,8 +741,8 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct conn *st = bpf_map_lookup_elem(&conns, &key);
 	if (!st || st->ino != ino)
 		return 0;
-	if (!(st->flags & CONN_IGNORED))
-		emit_conn(sk, st->cid, fd, OLLY_CONN_CLOSE, 0);
+	if (st->flags & CONN_ANNOUNCED)
+		emit_conn(sk, st->cid, fd, OLLY_CONN_CLOSE, st->role);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
@@ -816,6 +838,7 @@ static __always_inline int ssl_enter(void *ssl, void *buf, void *nptr, __u32 op)
 		ts->ssl_nptr = (__u64)nptr;
 		ts->ssl_op = op;
 		ts->ssl_sk = 0;
+		ts->ssl_fd = -1;
 	}
 	if (ts->ssl_depth < 16)
 		ts->ssl_depth++;
@@ -845,10 +868,13 @@ static __always_inline int ssl_exit(long ret)
 	if (!n)
 		return 0;
 	__u64 ssl = ts->ssl, skv = ts->ssl_sk;
+	__s32 fd = ts->ssl_fd;
 	if (!skv) {
-		__u64 *p = bpf_map_lookup_elem(&ssl_socks, &ssl);
-		if (p)
-			skv = *p;
+		struct ssl_sock *p = bpf_map_lookup_elem(&ssl_socks, &ssl);
+		if (p) {
+			skv = p->sk;
+			fd = p->fd;
+		}
 	}
 	struct conn *st = skv ? bpf_map_lookup_elem(&conns, &skv) : NULL;
 	if (!st) {
@@ -858,7 +884,7 @@ static __always_inline int ssl_exit(long ret)
 	if (st->flags & CONN_IGNORED)
 		return 0;
 	__u8 dir = (op == OLLY_SSL_READ || op == OLLY_SSL_READ_EX) ? OLLY_DIR_IN : OLLY_DIR_OUT;
-	emit_data(st, -1, dir, 1, ts->ssl_buf, 0, 0, n, true);
+	emit_data(st, fd, dir, 1, ts->ssl_buf, 0, 0, n, true);
 	return 0;
 }
 

@@ -70,7 +70,7 @@ public struct BinaryWriter: FieldEncoder {
         out.append(k)
     }
 
-    public mutating func key(_ k: String) {
+    public mutating func key(dynamic k: String) {
         var k = k
         k.withUTF8 { u in
             varint(UInt64(u.count) + 1)
@@ -132,7 +132,7 @@ public struct BinaryWriter: FieldEncoder {
         case .object(let fields):
             beginObject()
             for (k, v) in fields {
-                key(k)
+                key(dynamic: k)
                 value(v)
             }
             endObject()
@@ -146,7 +146,10 @@ public struct BinaryScanner: FieldDecoder {
     let p: UnsafePointer<UInt8>
     let n: Int
     public var position: Int = 0
-    public private(set) var currentField: String? = nil
+    var lastKey: (Int, Int) = (0, 0)
+    public var currentField: String? {
+        lastKey.1 == 0 ? nil : String(decoding: UnsafeBufferPointer(start: p + lastKey.0, count: lastKey.1), as: UTF8.self)
+    }
     var depth = 0
 
     public init(_ bytes: UnsafeRawBufferPointer) {
@@ -243,8 +246,8 @@ public struct BinaryScanner: FieldDecoder {
         let len = Int(v - 1)
         let k = Key(ptr: p + position, count: len)
         guard validUTF8(position, len) else { throw error("invalid UTF-8 in key") }
+        lastKey = (position, len)
         position += len
-        currentField = k.string
         return k
     }
 

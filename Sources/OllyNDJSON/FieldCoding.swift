@@ -50,28 +50,54 @@ func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool
 
 /// The keys of one record kind in canonical (encoding) order. Decoders look up a key
 /// trying the expected position first, so records in canonical order match in one compare.
-public struct KeyTable: Sendable {
-    let keys: [[UInt8]]
+/// The keys live in one immutable buffer that is never freed (tables are static).
+public struct KeyTable: @unchecked Sendable {
+    let bytes: UnsafePointer<UInt8>
+    /// (offset, length) of each key in `bytes`.
+    let spans: UnsafePointer<(Int, Int)>
+    public let count: Int
 
-    public init(_ keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
-
-    /// Index of `key`, or -1 when unknown. `hint` is the index expected next.
-    
-    public func index(of key: Key, hint: Int) -> Int {
-        key.withBytes { kb in
-            if hint < keys.count, Self.same(keys[hint], kb) { return hint }
-            for i in keys.indices where i != hint && Self.same(keys[i], kb) { return i }
-            return -1
+    public init(_ keys: [String]) {
+        let total = keys.reduce(0) { $0 + $1.utf8.count }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: max(total, 1))
+        let sp = UnsafeMutablePointer<(Int, Int)>.allocate(capacity: max(keys.count, 1))
+        var off = 0
+        for (i, k) in keys.enumerated() {
+            let u = Array(k.utf8)
+            (b + off).initialize(from: u, count: u.count)
+            sp[i] = (off, u.count)
+            off += u.count
         }
+        bytes = UnsafePointer(b)
+        spans = UnsafePointer(sp)
+        count = keys.count
     }
 
     @inline(__always)
-    static func same(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
-        guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { ab in a.isEmpty || memcmpBytes(ab.baseAddress!, b.baseAddress!, a.count) }
+    func matches(_ i: Int, _ kp: UnsafeRawPointer, _ kn: Int) -> Bool {
+        let (o, l) = spans[i]
+        return l == kn && memcmpBytes(bytes + o, kp, kn)
     }
 
-    public func name(_ i: Int) -> String { String(decoding: keys[i], as: UTF8.self) }
+    /// Index of `key`, or -1 when unknown. `hint` is the index expected next.
+    @inline(__always)
+    public func index(of key: Key, hint: Int) -> Int {
+        if let kp = key.ptr {
+            return index(kp, key.count, hint: hint)
+        }
+        return key.withBytes { index($0.baseAddress ?? UnsafeRawPointer(bytes), $0.count, hint: hint) }
+    }
+
+    func index(_ kp: UnsafeRawPointer, _ kn: Int, hint: Int) -> Int {
+        if hint >= 0 && hint < count && matches(hint, kp, kn) { return hint }
+        for i in 0..<count where i != hint && matches(i, kp, kn) { return i }
+        return -1
+    }
+
+    public func name(_ i: Int) -> String {
+        let (o, l) = spans[i]
+        return String(decoding: UnsafeBufferPointer(start: bytes + o, count: l), as: UTF8.self)
+    }
 }
 
 /// What a typed record decoder needs from a format (NDJSON or binary). Decoders are
@@ -123,7 +149,7 @@ public protocol FieldEncoder {
     /// Must precede each array element.
     mutating func element()
     mutating func key(_ k: StaticString)
-    mutating func key(_ k: String)
+    mutating func key(dynamic k: String)
     mutating func int(_ v: Int64)
     mutating func double(_ v: Double)
     mutating func bool(_ v: Bool)
@@ -141,7 +167,7 @@ extension FieldEncoder {
     public mutating func fields(_ f: JSONFields) {
         beginObject()
         for (k, v) in f {
-            key(k)
+            key(dynamic: k)
             value(v)
         }
         endObject()

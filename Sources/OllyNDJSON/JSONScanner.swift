@@ -1,6 +1,10 @@
 /// A strict JSON (RFC 8259) scanner over one record's bytes. It validates as it goes —
 /// syntax, UTF-8, escapes, number grammar — including inside values it only skips, so a
 /// record it accepts is valid JSON. It never allocates for keys or plain ASCII strings.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct JSONScanner: FieldDecoder {
     let p: UnsafePointer<UInt8>
     let n: Int
@@ -380,26 +384,25 @@ public struct JSONScanner: FieldDecoder {
         let b = try peek()
         guard b == UInt8(ascii: "\"") else { throw error("expected a base64 string, found \(kindName(b))") }
         let start = position + 1
-        // base64 never needs escapes; find the closing quote directly.
-        var i = start
-        while i < n && p[i] != UInt8(ascii: "\"") && p[i] != UInt8(ascii: "\\") { i &+= 1 }
-        if i < n && p[i] == UInt8(ascii: "\"") {
-            switch Base64.decode(UnsafeRawBufferPointer(start: p + start, count: i - start)) {
-            case .success(let bytes):
-                position = i + 1
+        // base64 never needs escapes: find the closing quote with memchr and decode; a
+        // backslash or control byte inside is reported by the decoder as a bad byte.
+        if let q = memchr(p + start, 0x22, n - start) {
+            let end = UnsafePointer<UInt8>(q.assumingMemoryBound(to: UInt8.self)) - p
+            var e: DecodeError? = nil
+            if let bytes = Base64.decode(UnsafeRawBufferPointer(start: p + start, count: end - start), error: &e) {
+                position = end + 1
                 return bytes
-            case .failure(let e):
-                position = start + min(e.offset, i - start)
+            }
+            if let e, memchr(p + start, 0x5C, end - start) == nil {
+                position = start + min(e.offset, end - start)
                 throw error(e.message)
             }
         }
         // Escaped or malformed: take the slow path for the exact error.
         let k = try readStringKeyExpecting("a base64 string")
-        let r = k.withBytes { Base64.decode($0) }
-        switch r {
-        case .success(let bytes): return bytes
-        case .failure(let e): throw error(e.message)
-        }
+        var e: DecodeError? = nil
+        if let bytes = k.withBytes({ Base64.decode($0, error: &e) }) { return bytes }
+        throw error(e?.message ?? "bad base64")
     }
 
     // MARK: generic values

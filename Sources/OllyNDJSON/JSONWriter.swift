@@ -30,7 +30,7 @@ public struct JSONWriter: FieldEncoder {
         out.advance(len + 3)
     }
 
-    public mutating func key(_ k: String) {
+    public mutating func key(dynamic k: String) {
         separator()
         Self.writeString(k, to: out)
         out.append(UInt8(ascii: ":"))
@@ -83,7 +83,7 @@ public struct JSONWriter: FieldEncoder {
         case .object(let fields):
             beginObject()
             for (k, v) in fields {
-                key(k)
+                key(dynamic: k)
                 value(v)
             }
             endObject()

@@ -9,6 +9,7 @@ public enum RecordFormat: String, CaseIterable, Sendable {
 extension Record {
     /// Decodes one NDJSON line (without its newline).
     public static func decodeNDJSON(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+        if let d = DataRecord.decodeFastNDJSON(line) { return .data(d) }
         var s = JSONScanner(line)
         return try decode(&s)
     }

@@ -53,18 +53,18 @@ public final class RecordReader {
 
     let fd: Int32
     let limits: ReaderLimits
-    var buf: UnsafeMutablePointer<UInt8>
-    var cap: Int
-    var start = 0          // first unconsumed byte
-    var end = 0            // one past the last byte read
-    var scanned = 0        // bytes after `start` already searched for a newline
-    var eof = false
-    var consumedBefore: Int64 = 0   // input offset of buf[0]
-    var number = 0
+    @exclusivity(unchecked) var buf: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) var cap: Int
+    @exclusivity(unchecked) var start = 0          // first unconsumed byte
+    @exclusivity(unchecked) var end = 0            // one past the last byte read
+    @exclusivity(unchecked) var scanned = 0        // bytes after `start` already searched for a newline
+    @exclusivity(unchecked) var eof = false
+    @exclusivity(unchecked) var consumedBefore: Int64 = 0   // input offset of buf[0]
+    @exclusivity(unchecked) var number = 0
     /// Whether an NDJSON line longer than the limit is being skipped.
-    var discarding = false
-    var discardStartNumber = 0
-    var discardStartOffset: Int64 = 0
+    @exclusivity(unchecked) var discarding = false
+    @exclusivity(unchecked) var discardStartNumber = 0
+    @exclusivity(unchecked) var discardStartOffset: Int64 = 0
     public private(set) var format: RecordFormat?
     /// Total bytes read.
     public private(set) var bytesRead: Int64 = 0

@@ -9,7 +9,7 @@ extension FieldEncoder {
     mutating func opt(_ k: StaticString, _ v: Int64?) { if let v { key(k); int(v) } }
     mutating func opt(_ k: StaticString, _ v: String?) { if let v { key(k); string(v) } }
     mutating func opt(_ k: StaticString, _ v: Double?) { if let v { key(k); double(v) } }
-    mutating func extras(_ f: JSONFields) { for (k, v) in f { key(k); value(v) } }
+    mutating func extras(_ f: JSONFields) { for (k, v) in f { key(dynamic: k); value(v) } }
 }
 
 extension ProcRecord {
@@ -112,8 +112,9 @@ extension DataRecord {
         self.init()
         var seen: UInt64 = 0, hint = 1
         var lenAt = 0
+        let keys = Self.keys
         while let k = try d.nextKey() {
-            let i = Self.keys.index(of: k, hint: hint)
+            let i = keys.index(of: k, hint: hint)
             hint = i + 1
             seen |= bit(i)
             switch i {
@@ -122,7 +123,11 @@ extension DataRecord {
             case 2: cid = try d.readInt()
             case 3: pid = try d.readInt(in: 0...Int64(Int32.max))
             case 4: tid = try d.readInt(in: 0...Int64(Int32.max))
-            case 5: dir = try d.readEnum(Direction.self)
+            case 5:
+                let v = try d.readStringKey()
+                if v.equals("out") { dir = .out } else if v.equals("in") { dir = .in } else {
+                    throw d.error("\"\(v.string)\" is not one of out, in")
+                }
             case 6:
                 let at = d.position
                 off = try d.readInt()
@@ -496,7 +501,7 @@ extension StatsRecord {
         if final { e.key("final"); e.bool(true) }
         e.key("counters")
         e.beginObject()
-        for (k, v) in counters { e.key(k); e.int(v) }
+        for (k, v) in counters { e.key(dynamic: k); e.int(v) }
         e.endObject()
         e.extras(extra)
         e.endObject()

@@ -143,6 +143,15 @@ static int on_event(void *ctx, const void *ev, size_t size)
 	return 0;
 }
 
+static volatile pid_t g_child;
+
+/* SIGINT/SIGTERM: stop the command; the summary is still printed. */
+static void on_signal(int sig)
+{
+	if (g_child > 0)
+		kill(g_child, sig);
+}
+
 static int count_fds(void)
 {
 	int n = 0;
@@ -228,6 +237,9 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(gate[0]);
+	g_child = child;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	olly_bpf_add_pid(h, child);
 	if (write(gate[1], "g", 1) != 1)
 		return 1;

@@ -21,3 +21,14 @@ int olly_is_fifo(int fd);
 int olly_isatty(int fd);
 
 #endif
+
+#ifndef OLLY_B64_DECLS
+#define OLLY_B64_DECLS
+/// Standard padded base64 (RFC 4648 §4). Writes 4*ceil(n/3) bytes to dst.
+void olly_b64_encode(const uint8_t *src, size_t n, uint8_t *dst);
+
+/// Decodes padded base64 of length n (a multiple of 4) into dst, which must hold
+/// n/4*3 + 4 bytes (slack for vector stores). Returns the decoded length, or
+/// -(1 + offset of the first invalid byte) on error.
+long olly_b64_decode(const uint8_t *src, size_t n, uint8_t *dst);
+#endif
