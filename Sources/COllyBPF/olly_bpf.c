@@ -3,6 +3,7 @@
 #include "olly_bpf.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -437,14 +438,53 @@ uint64_t olly_bpf_ts_to_epoch(struct olly_bpf *h, uint64_t ts_ns)
 	return ts_ns + h->mono_to_epoch;
 }
 
+struct detach_job {
+	struct bpf_link **links;
+	int n;
+};
+
+static void *detach_links(void *arg)
+{
+	struct detach_job *j = arg;
+	for (int i = 0; i < j->n; i++)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+/* Each detach waits for an RCU grace period (~75 ms on this VM; ~2 s for all
+ * links one after another). Detaching from several threads lets the waits
+ * overlap. */
+static void destroy_links(struct olly_bpf *h)
+{
+	enum { NT = MAX_LINKS };
+	pthread_t th[NT];
+	int running[NT] = {0};
+	struct detach_job jobs[NT];
+	int per = (h->n_links + NT - 1) / NT;
+	for (int t = 0; t < NT; t++) {
+		int from = t * per, to = from + per > h->n_links ? h->n_links : from + per;
+		jobs[t].links = h->links + from;
+		jobs[t].n = to > from ? to - from : 0;
+		if (jobs[t].n == 0)
+			continue;
+		if (pthread_create(&th[t], NULL, detach_links, &jobs[t]) == 0)
+			running[t] = 1;
+		else
+			detach_links(&jobs[t]);
+	}
+	for (int t = 0; t < NT; t++)
+		if (running[t])
+			pthread_join(th[t], NULL);
+	h->n_links = 0;
+}
+
 void olly_bpf_close(struct olly_bpf *h)
 {
 	if (!h)
 		return;
 	if (h->rb)
 		ring_buffer__free(h->rb);
-	while (h->n_links > 0)
-		bpf_link__destroy(h->links[--h->n_links]);
+	destroy_links(h);
 	if (h->obj)
 		bpf_object__close(h->obj);
 	free(h);

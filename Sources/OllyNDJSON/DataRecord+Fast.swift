@@ -1,3 +1,4 @@
+import COllySupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,18 +24,14 @@ extension DataRecord {
             return true
         }
 
-        /// A JSON integer in 0...Int64.max without leading zeros (19 digits fit a UInt64).
+        /// A JSON integer in 0...Int64.max without leading zeros.
         @inline(__always)
         mutating func uint() -> Int64? {
             let start = i
             var v: UInt64 = 0
-            while i < n {
-                let d = p[i] &- 0x30
-                if d > 9 { break }
-                v = v &* 10 &+ UInt64(d)
-                i += 1
-            }
-            let digits = i - start
+            let digits = olly_parse_digits(p + i, n - i, &v)
+            i += digits
+            // 19 digits can exceed Int64.max (and 20 a UInt64): check the value, reject more.
             guard digits > 0, digits <= 19, v <= UInt64(Int64.max), digits == 1 || p[start] != 0x30 else { return nil }
             guard i < n, p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: "}") else { return nil }
             return Int64(v)
@@ -77,6 +74,106 @@ extension DataRecord {
         c.i = end + 1
         if c.lit(",\"tls\":true") { r.tls = true }
         guard c.lit("}"), c.i == c.n else { return nil }
+        return r
+    }
+}
+
+extension DataRecord {
+    /// Cursor over a binary frame body.
+    struct BinCursor {
+        let p: UnsafePointer<UInt8>
+        let n: Int
+        var i = 0
+
+        @inline(__always)
+        mutating func bytes(_ s: [UInt8]) -> Bool {
+            guard n - i >= s.count, s.withUnsafeBytes({ memcmpBytes(p + i, $0.baseAddress!, s.count) }) else { return false }
+            i += s.count
+            return true
+        }
+
+        /// A key (length + 1, bytes) followed by the int tag.
+        @inline(__always)
+        mutating func intKey(_ k: StaticString) -> Bool {
+            let len = k.utf8CodeUnitCount
+            guard n - i >= len + 2, p[i] == UInt8(len + 1), memcmpBytes(p + i + 1, UnsafeRawPointer(k.utf8Start), len),
+                  p[i + 1 + len] == BinaryFormat.Tag.int.rawValue else { return false }
+            i += len + 2
+            return true
+        }
+
+        @inline(__always)
+        mutating func varint() -> UInt64? {
+            var v: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < n {
+                let b = p[i]
+                i += 1
+                if shift == 63 && b > 1 { return nil }
+                v |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { return v }
+                shift += 7
+                if shift > 63 { return nil }
+            }
+            return nil
+        }
+
+        /// A zigzag int that must be ≥ 0.
+        @inline(__always)
+        mutating func nonNegative() -> Int64? {
+            guard let z = varint(), z & 1 == 0 else { return nil }
+            return Int64(bitPattern: z >> 1)
+        }
+    }
+
+    /// `{kind:"data"` as written by `BinaryWriter`: object tag, key "kind", string "data".
+    static let binaryPrefix: [UInt8] = [BinaryFormat.Tag.object.rawValue, 5] + Array("kind".utf8)
+        + [BinaryFormat.Tag.string.rawValue, 4] + Array("data".utf8)
+
+    static func decodeFastBinary(_ frame: UnsafeRawBufferPointer) -> DataRecord? {
+        guard let base = frame.baseAddress else { return nil }
+        var c = BinCursor(p: base.assumingMemoryBound(to: UInt8.self), n: frame.count)
+        var r = DataRecord()
+        guard c.bytes(binaryPrefix) else { return nil }
+        guard c.intKey("ts"), let ts = c.nonNegative() else { return nil }
+        r.ts = ts
+        guard c.intKey("cid"), let cid = c.nonNegative() else { return nil }
+        r.cid = cid
+        guard c.intKey("pid"), let pid = c.nonNegative(), pid <= Int64(Int32.max) else { return nil }
+        r.pid = Int(pid)
+        if c.intKey("tid") {
+            guard let tid = c.nonNegative(), tid <= Int64(Int32.max) else { return nil }
+            r.tid = Int(tid)
+        }
+        // "dir": string "out" | "in"
+        guard c.n - c.i >= 6, c.p[c.i] == 4, memcmpBytes(c.p + c.i + 1, UnsafeRawPointer(("dir" as StaticString).utf8Start), 3),
+              c.p[c.i + 4] == BinaryFormat.Tag.string.rawValue else { return nil }
+        c.i += 5
+        if c.p[c.i] == 3, c.n - c.i >= 4, c.p[c.i + 1] == UInt8(ascii: "o"), c.p[c.i + 2] == UInt8(ascii: "u"), c.p[c.i + 3] == UInt8(ascii: "t") {
+            r.dir = .out
+            c.i += 4
+        } else if c.p[c.i] == 2, c.n - c.i >= 3, c.p[c.i + 1] == UInt8(ascii: "i"), c.p[c.i + 2] == UInt8(ascii: "n") {
+            r.dir = .in
+            c.i += 3
+        } else {
+            return nil
+        }
+        guard c.intKey("off"), let off = c.nonNegative() else { return nil }
+        r.off = off
+        guard c.intKey("len"), let len = c.nonNegative() else { return nil }
+        r.len = len
+        guard c.n - c.i >= 6, c.p[c.i] == 5, memcmpBytes(c.p + c.i + 1, UnsafeRawPointer(("data" as StaticString).utf8Start), 4),
+              c.p[c.i + 5] == BinaryFormat.Tag.bytes.rawValue else { return nil }
+        c.i += 6
+        guard let dlen = c.varint(), dlen <= UInt64(c.n - c.i), Int64(dlen) <= len else { return nil }
+        r.data = Array(UnsafeBufferPointer(start: c.p + c.i, count: Int(dlen)))
+        c.i += Int(dlen)
+        if c.n - c.i >= 5, c.p[c.i] == 4, memcmpBytes(c.p + c.i + 1, UnsafeRawPointer(("tls" as StaticString).utf8Start), 3) {
+            guard c.p[c.i + 4] == BinaryFormat.Tag.trueValue.rawValue else { return nil }
+            r.tls = true
+            c.i += 5
+        }
+        guard c.n - c.i == 1, c.p[c.i] == BinaryFormat.Tag.end.rawValue else { return nil }
         return r
     }
 }

@@ -16,6 +16,7 @@ extension Record {
 
     /// Decodes one binary frame body (without its length prefix).
     public static func decodeBinary(_ frame: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+        if let d = DataRecord.decodeFastBinary(frame) { return .data(d) }
         var s = BinaryScanner(frame)
         return try decode(&s)
     }

@@ -231,17 +231,18 @@ public struct OtherRecord: Equatable, Sendable {
     public static func == (a: Self, b: Self) -> Bool { a.kind == b.kind && fieldsEqual(a.fields, b.fields) }
 }
 
-/// Any record.
+/// Any record. Every kind but `data` is boxed (`indirect`), so a `Record` is the size of
+/// a `DataRecord` and the frequent data records move without a heap box or a large copy.
 public enum Record: Equatable, Sendable {
-    case proc(ProcRecord)
-    case conn(ConnRecord)
+    indirect case proc(ProcRecord)
+    indirect case conn(ConnRecord)
     case data(DataRecord)
-    case log(LogRecord)
-    case exchange(ExchangeRecord)
-    case span(SpanRecord)
-    case metric(MetricRecord)
-    case stats(StatsRecord)
-    case other(OtherRecord)
+    indirect case log(LogRecord)
+    indirect case exchange(ExchangeRecord)
+    indirect case span(SpanRecord)
+    indirect case metric(MetricRecord)
+    indirect case stats(StatsRecord)
+    indirect case other(OtherRecord)
 
     public var kind: String {
         switch self {

@@ -7,14 +7,11 @@ struct OllyCapture: ParsableCommand {
         commandName: "olly-capture",
         abstract: "See what processes send and receive, as proc, conn and data records.",
         discussion: """
-        In this build olly-capture replays a recorded capture (--replay FILE): every record is
-        validated and written to stdout, so the rest of the pipeline can run on saved traffic.
-        Live capture (eBPF, or the LD_PRELOAD hook) is NOT part of this build yet; without
-        --replay the command says so and exits with status 69.
+        In this build olly-capture replays a recorded capture (--replay FILE): every record is validated and written to stdout, so the rest of the pipeline can run on saved traffic. Live capture (eBPF, or the LD_PRELOAD hook) is NOT part of this build yet; without --replay the command says so and exits with status 69.
 
-        Exit status: 0 success (also when stdout is closed), 64 usage or config error,
-        65 bad input under --strict, 69 live capture unavailable, 74 I/O error. See olly-capture(1).
-        """)
+        Exit status: 0 success (also when stdout is closed), 64 usage or config error, 65 bad input under --strict, 69 live capture unavailable, 74 I/O error. See olly-capture(1).
+        """,
+        version: ollyVersion)
 
     @OptionGroup var common: CommonOptions
 

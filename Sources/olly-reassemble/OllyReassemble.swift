@@ -9,11 +9,9 @@ struct OllyReassemble: ParsableCommand {
         discussion: """
         PLUMBING ONLY in this build: protocol framing is not implemented yet, so every valid record (conn, data and all others) is validated and copied to stdout unchanged.
 
-        Bad input records are reported on stderr as 'olly-reassemble: FILE:LINE: ...', counted and
-        skipped (--strict stops with status 65). A stats record is written at exit.
-        Exit status: 0 success (also when stdout is closed), 64 usage or config error,
-        65 bad input under --strict, 74 I/O error, 1 anything else. See olly-reassemble(1).
-        """)
+        Bad input records are reported on stderr as 'olly-reassemble: FILE:LINE: ...', counted and skipped (--strict stops with status 65). A stats record is written at exit. Exit status: 0 success (also when stdout is closed), 64 usage or config error, 65 bad input under --strict, 74 I/O error, 1 anything else. See olly-reassemble(1).
+        """,
+        version: ollyVersion)
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var input: InputFiles

@@ -32,3 +32,8 @@ void olly_b64_encode(const uint8_t *src, size_t n, uint8_t *dst);
 /// -(1 + offset of the first invalid byte) on error.
 long olly_b64_decode(const uint8_t *src, size_t n, uint8_t *dst);
 #endif
+
+/// Parses the run of ASCII digits at p (at most n bytes), eight at a time (SWAR).
+/// Returns how many digits there were (0 if none); *out gets their value when there
+/// were at most 19 (otherwise it is unspecified: callers reject more than 19 digits).
+size_t olly_parse_digits(const uint8_t *p, size_t n, uint64_t *out);

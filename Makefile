@@ -1,0 +1,44 @@
+# Olly. The two commands a new machine needs:
+#   make run    installs what is missing, builds, and runs the pipeline on the recorded sample
+#   make test   installs what is missing, builds, and runs every test
+PREFIX ?= /usr/local
+SWIFT ?= swift
+RELEASE := .build/release
+DEBUG := .build/debug
+COMMANDS := olly-capture olly-reassemble olly-parse olly-stitch olly-export
+SAMPLE ?= samples/http-keepalive.ndjson
+
+.PHONY: run test build release bench install setup-run setup-test clean
+
+setup-run:
+	@scripts/setup.sh run
+
+setup-test:
+	@scripts/setup.sh test
+
+build: setup-run
+	$(SWIFT) build
+
+release: setup-run
+	$(SWIFT) build -c release
+
+# Olly's main job on the embedded default: the five commands over a recorded capture.
+run: release
+	$(RELEASE)/olly-capture --replay $(SAMPLE) | $(RELEASE)/olly-reassemble | $(RELEASE)/olly-parse \
+	  | $(RELEASE)/olly-stitch | $(RELEASE)/olly-export
+
+test: setup-test
+	$(SWIFT) build
+	OLLY_BIN_DIR=$(CURDIR)/$(DEBUG) $(SWIFT) test
+
+bench: release
+	bench/run.sh
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0755 $(addprefix $(RELEASE)/,$(COMMANDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+
+clean:
+	rm -rf .build bench/out

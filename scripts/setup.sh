@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Olly need, idempotently: a package that is
+# already installed is not touched, and apt-get runs only when something is missing.
+#   scripts/setup.sh run    what `make run` needs
+#   scripts/setup.sh test   what `make test` needs (a superset)
+set -euo pipefail
+what=${1:-test}
+
+# Build and run: the Swift toolchain is expected on PATH (swift 6); C libraries for the
+# capture sources; tools the main job uses.
+run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
+# Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
+# that the protocol tests drive.
+test_pkgs=(man-db groff-base jq curl python3 python3-pip)
+
+pkgs=("${run_pkgs[@]}")
+if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    echo "setup: installing ${missing[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "setup: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2
+    exit 69
+fi
