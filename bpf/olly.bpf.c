@@ -19,6 +19,7 @@
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
 #define O_NONBLOCK 04000
+#define MSG_PEEK 0x2
 #define MSG_DONTWAIT 0x40
 #define EINPROGRESS 115
 #define IPPROTO_TCP 6
@@ -516,6 +517,8 @@ static __always_inline int data_enter(__s32 fd, __u64 buf, __u64 count, __u32 op
 	__u64 pt = bpf_get_current_pid_tgid();
 	if (!is_target(pt >> 32))
 		return 0;
+	if (sflags & MSG_PEEK)
+		return 0; /* the bytes will be read again; capturing twice would break offsets */
 	__u64 ino = 0;
 	__u32 fflags = 0;
 	struct sock *sk = fd_sock(fd, &ino, &fflags, NULL);

@@ -81,7 +81,12 @@ struct olly_data_event {
 };
 
 /* Addresses: AF_INET -> first 4 bytes of addr (network order), rest zero;
- * AF_INET6 -> all 16 bytes (v4-mapped kept as ::ffff:a.b.c.d); AF_UNIX -> zero. */
+ * AF_INET6 -> all 16 bytes (v4-mapped kept as ::ffff:a.b.c.d); AF_UNIX -> zero.
+ * Read from the socket when the event is made: on CLOSE the kernel may already
+ * have released the local port (lport 0) -- take addresses from OPEN/SEEN.
+ * Stream sockets are announced at connect/accept; datagram sockets at their
+ * first data (so getaddrinfo's probe connects make no events). Unconnected UDP
+ * has raddr zero. role on CLOSE repeats the role of OPEN. */
 struct olly_conn_event {
 	struct olly_hdr hdr;
 	__u64 cid;

@@ -209,6 +209,7 @@ public struct JSONScanner: FieldDecoder {
         guard digit(position) else { throw error("expected a number, found \(kindName(b))") }
         if p[position] == UInt8(ascii: "0") {
             position &+= 1
+            if digit(position) { throw error("invalid number: leading zero") }
         } else {
             while digit(position) { position &+= 1 }
         }
