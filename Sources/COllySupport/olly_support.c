@@ -20,6 +20,13 @@ void olly_install_signal_handlers(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A parent may have left these blocked (the mask survives exec): unblock them, or
+     * SIGTERM would stay pending and the command could not be stopped cleanly. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 int olly_pending_signal(void) { return pending_signal; }

@@ -31,7 +31,7 @@ public struct CommonOptions: ParsableArguments {
 
     public func validate() throws {
         if let m = maxRecordBytes, m < 1024 || m > 1 << 31 { throw ValidationError("--max-record-bytes must be between 1024 and 2147483648") }
-        if let m = maxWarnings, m < 0 { throw ValidationError("--max-warnings must not be negative") }
+        if let m = maxWarnings, m < 0 || m > Int(Int32.max) { throw ValidationError("--max-warnings must be between 0 and 2147483647") }
         if let m = statsEvery, m < 0 { throw ValidationError("--stats-every must not be negative") }
     }
 }

@@ -99,7 +99,7 @@ public struct Config: Sendable {
             throw ConfigError(description: "\(path): invalid YAML: \(error)")
         }
         guard let root else { return config }
-        if case .scalar(let s) = root, s.string.isEmpty || s.tag == Tag(.null) { return config }
+        if isNull(root) { return config }
         guard case .mapping(let sections) = root else {
             throw ConfigError(description: "\(path):\(line(root)): the top level must be a mapping of sections (common, \(ConfigSchema.sections.map(\.0).joined(separator: ", ")))")
         }
@@ -112,7 +112,7 @@ public struct Config: Sendable {
                 let known = (["common"] + ConfigSchema.sections.map(\.0)).joined(separator: ", ")
                 throw ConfigError(description: "\(path):\(line(k)): unknown section \"\(section)\" (known: \(known))")
             }
-            if case .scalar(let s) = v, s.tag == Tag(.null) || s.string.isEmpty { continue }
+            if isNull(v) { continue }
             guard case .mapping(let entries) = v else {
                 throw ConfigError(description: "\(path):\(line(v)): \(section): expected a mapping of options")
             }
@@ -125,14 +125,17 @@ public struct Config: Sendable {
                 guard let key = keys.first(where: { $0.name == name }) else {
                     throw ConfigError(description: "\(path):\(line(kn)): \(section).\(name): unknown key (valid keys: \(keys.map(\.name).joined(separator: ", ")))")
                 }
-                if values[name] != nil {
-                    throw ConfigError(description: "\(path):\(line(kn)): \(section).\(name): given twice")
-                }
                 values[name] = try convert(vn, key, "\(path):\(line(vn)): \(section).\(name)")
             }
             config.values[section] = values
         }
         return config
+    }
+
+    /// A plain scalar that YAML reads as null: empty, `~` or `null`.
+    static func isNull(_ n: Node) -> Bool {
+        guard case .scalar(let s) = n, s.style == .plain || s.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
     static func line(_ n: Node) -> Int { (n.mark?.line ?? 0) }
@@ -161,7 +164,7 @@ public struct Config: Sendable {
             }
             return .int(i)
         case .string:
-            if s.tag == Tag(.null) && !quoted { throw ConfigError(description: "\(at): expected a string, found null") }
+            if isNull(n) { throw ConfigError(description: "\(at): expected a string, found null") }
             return .string(text)
         case .choice(let values):
             guard values.contains(text) else {

@@ -56,6 +56,8 @@ public struct StageRunner<S: Stage> {
     var recordsIn: Int64 = 0
     var badRecords: Int64 = 0
     var bytesIn: Int64 = 0
+    /// The reader of the input being read (its bytes are not yet in `bytesIn`).
+    var current: RecordReader?
     var lastTS: Int64 = 0
 
     public init(command: String, settings: Settings, stage: S, outputFD: Int32 = 1) {
@@ -128,7 +130,11 @@ public struct StageRunner<S: Stage> {
         }
         defer { if input.path != nil { close(fd) } }
         let reader = RecordReader(fd: fd, limits: ReaderLimits(maxRecordBytes: settings.maxRecordBytes))
-        defer { bytesIn += reader.bytesRead }
+        current = reader
+        defer {
+            bytesIn += reader.bytesRead
+            current = nil
+        }
         while true {
             let item: RecordReader.Item?
             do throws(ReadFailure) {
@@ -146,35 +152,39 @@ public struct StageRunner<S: Stage> {
                 }
             }
             guard let item else { break }
+            recordsIn += 1
             switch item {
             case .issue(let issue):
                 badRecords += 1
-                diag.badRecord(input: input.name, number: issue.number, column: nil, message: issue.message,
-                               format: reader.format == .bin ? .frame : .line)
-                if settings.strict { return .stop(ExitStatus.dataError) }
-            case .record(let raw):
-                recordsIn += 1
-                let record: Record
-                do throws(DecodeError) {
-                    record = try Record.decode(raw.bytes, format: raw.format)
-                } catch {
-                    badRecords += 1
-                    diag.badRecord(input: input.name, number: raw.number, column: error.offset + 1,
-                                   message: error.description, format: raw.format == .bin ? .frame : .line)
-                    if settings.strict { return .stop(ExitStatus.dataError) }
-                    continue
+                if try reportBad(input: input.name, number: issue.number, column: nil, message: issue.message,
+                                 format: reader.format == .bin ? .frame : .line) {
+                    return .stop(ExitStatus.dataError)
                 }
-                if let ts = record.timestamp, ts > lastTS { lastTS = ts }
-                if try stage.process(record, out: writer) == .passThrough {
-                    if raw.format == writer.format {
-                        try writer.writeRaw(raw.bytes)
-                    } else {
-                        try writer.write(record)
+            case .record(let raw):
+                let decoded: Record?
+                do throws(DecodeError) {
+                    decoded = try Record.decode(raw.bytes, format: raw.format)
+                } catch {
+                    decoded = nil
+                    badRecords += 1
+                    if try reportBad(input: input.name, number: raw.number, column: error.offset + 1,
+                                     message: error.description, format: raw.format == .bin ? .frame : .line) {
+                        return .stop(ExitStatus.dataError)
                     }
                 }
-                if settings.statsEvery > 0 && recordsIn % Int64(settings.statsEvery) == 0 {
-                    try writeStats(final: false)
+                if let record = decoded {
+                    if let ts = record.timestamp, ts > lastTS { lastTS = ts }
+                    if try stage.process(record, out: writer) == .passThrough {
+                        if raw.format == writer.format {
+                            try writer.writeRaw(raw.bytes)
+                        } else {
+                            try writer.write(record)
+                        }
+                    }
                 }
+            }
+            if settings.statsEvery > 0 && recordsIn % Int64(settings.statsEvery) == 0 {
+                try writeStats(final: false)
             }
             if olly_pending_signal() != 0 { return .stop(ExitStatus.success) }
         }
@@ -182,12 +192,23 @@ public struct StageRunner<S: Stage> {
         return .success
     }
 
+    /// Reports a bad record; true when `--strict` says to stop (the report is then never
+    /// suppressed by --max-warnings).
+    func reportBad(input: String, number: Int, column: Int?, message: String, format: Diagnostics.RecordFormatName) throws(WriteFailure) -> Bool {
+        if settings.strict {
+            diag.say(Diagnostics.position(input: input, number: number, column: column, format: format) + message)
+            return true
+        }
+        diag.badRecord(input: input, number: number, column: column, message: message, format: format)
+        return false
+    }
+
     mutating func writeStats(final: Bool) throws(WriteFailure) {
         var counters: [(String, Int64)] = [
             ("records_in", recordsIn),
             ("records_out", writer.records),
             ("bad_records", badRecords),
-            ("bytes_in", bytesIn),
+            ("bytes_in", bytesIn + (current?.bytesRead ?? 0)),
         ]
         counters.append(contentsOf: stage.counters)
         try writer.write(.stats(StatsRecord(stage: command, ts: lastTS, final: final, counters: counters)))

@@ -234,6 +234,7 @@ public struct BinaryScanner: FieldDecoder {
     }
 
     public mutating func nextKey() throws(DecodeError) -> Key? {
+        lastKey = (0, 0)
         guard position < n else { throw error("unexpected end of frame") }
         if p[position] == BinaryFormat.Tag.end.rawValue {
             position += 1
@@ -387,6 +388,7 @@ public struct BinaryScanner: FieldDecoder {
     public mutating func skipValue() throws(DecodeError) { _ = try readValue() }
 
     public mutating func finish() throws(DecodeError) {
+        lastKey = (0, 0)
         if position != n { throw error("\(n - position) bytes after the record in its frame") }
     }
 }

@@ -88,6 +88,9 @@ public struct JSONScanner: FieldDecoder {
     /// Handles the separator before the next member; returns false at the closing byte.
     
     mutating func nextMember(close: UInt8) throws(DecodeError) -> Bool {
+        // Between members no field is being read: errors here name none.
+        lastKey = (0, 0)
+        lastKeyOwned = nil
         let b = try peek()
         let bit: UInt64 = 1 << UInt64(depth &- 1)
         let first = firstBits & bit != 0
@@ -511,6 +514,8 @@ public struct JSONScanner: FieldDecoder {
     }
 
     public mutating func finish() throws(DecodeError) {
+        lastKey = (0, 0)
+        lastKeyOwned = nil
         skipWS()
         if position < n { throw error("unexpected \(describe(p[position])) after the record") }
     }

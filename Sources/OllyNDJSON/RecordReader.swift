@@ -130,6 +130,12 @@ public final class RecordReader {
             }
             if end == start { return nil }
             if buf[start] == 0 {
+                // NUL cannot start JSON; only the binary magic may.
+                let m = BinaryFormat.magic
+                guard end - start >= m.count, memcmp(buf + start, m, m.count) == 0 else {
+                    throw .unframeable(InputIssue(number: 1, offset: consumedBefore + Int64(start),
+                        message: "input starts with a NUL byte but not with the Olly binary magic; it is neither NDJSON nor Olly binary"))
+                }
                 format = .bin
             } else {
                 format = .ndjson

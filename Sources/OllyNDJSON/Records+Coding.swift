@@ -22,6 +22,7 @@ extension ProcRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -67,6 +68,7 @@ extension ConnRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -116,6 +118,7 @@ extension DataRecord {
         while let k = try d.nextKey() {
             let i = keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -174,6 +177,7 @@ extension LogRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -220,11 +224,15 @@ extension ExchangeMessage {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: ts = try d.readInt()
             case 1: end = try d.readInt()
-            case 2: len = try d.readInt()
+            case 2:
+                let at = d.position
+                len = try d.readInt()
+                if len < 0 { d.position = at; throw d.error("length must not be negative") }
             case 3: data = try d.readBytes()
             case 4:
                 try d.beginArray()
@@ -243,6 +251,9 @@ extension ExchangeMessage {
             }
         }
         try d.require(seen, Self.required, Self.keys, kind: "exchange message")
+        if Int64(data.count) > len {
+            throw DecodeError(offset: d.position, "exchange message: \(data.count) captured bytes exceed len \(len)")
+        }
     }
 
     public func encode<E: FieldEncoder>(to e: inout E) {
@@ -278,6 +289,7 @@ extension ExchangeRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -363,6 +375,7 @@ extension SpanRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -418,6 +431,7 @@ extension MetricRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()
@@ -478,6 +492,7 @@ extension StatsRecord {
         while let k = try d.nextKey() {
             let i = Self.keys.index(of: k, hint: hint)
             hint = i + 1
+            if seen & bit(i) != 0 { throw d.error("member given twice") }
             seen |= bit(i)
             switch i {
             case 0: try d.skipValue()

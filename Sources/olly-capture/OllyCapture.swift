@@ -20,9 +20,15 @@ struct OllyCapture: ParsableCommand {
 
     func run() throws {
         var replay = self.replay
-        if replay == nil, let path = common.config {
-            // The config file may name the recording (capture.replay).
-            if let c = try? Config.load(path: path) { replay = c.string("capture", "replay") }
+        if let path = common.config {
+            // Validate the config first (exit 64 on a mistake); it may name the recording.
+            do throws(ConfigError) {
+                let c = try Config.load(path: path)
+                if replay == nil { replay = c.string("capture", "replay") }
+            } catch {
+                Diagnostics(command: "olly-capture", maxWarnings: 0).say(error.description)
+                throw ExitCode(ExitStatus.usage)
+            }
         }
         guard let replay else {
             Diagnostics(command: "olly-capture", maxWarnings: 0).say(
