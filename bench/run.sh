@@ -35,7 +35,7 @@ db=$(best "$BIN" decode);         row "binary decode" "$(sz "$BIN")" "$N" "$db"
 rb=$(best "$BIN" roundtrip bin);  row "binary decode + encode binary" "$(sz "$BIN")" "$N" "$rb"
 t0=$(now); cat "$J" | "$B/olly-parse" > /dev/null; t1=$(now)
 pj=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); row "olly-parse (validate + pass through), NDJSON" "$(sz "$J")" "$N" "$pj"
-t0=$(now); cat "$BIN" | "$B/olly-parse" > /dev/null; t1=$(now)
+t0=$(now); cat "$BIN" | "$B/olly-parse" --format bin > /dev/null; t1=$(now)
 pb=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); row "olly-parse (validate + pass through), binary" "$(sz "$BIN")" "$N" "$pb"
 if command -v jq >/dev/null && [ "${BENCH_SKIP_JQ:-0}" != 1 ]; then
     t0=$(now); jq -c . "$J" > /dev/null; t1=$(now)
