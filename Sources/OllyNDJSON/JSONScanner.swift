@@ -266,7 +266,8 @@ public struct JSONScanner: FieldDecoder {
             if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
             position &+= 1
         }
-        return try slowString(start: start, build: true)!
+        guard let k = try slowString(start: start, build: true) else { throw error("unterminated string") }
+        return k
     }
 
     /// Validates (and optionally decodes) the rest of a string whose first special byte is at `position`.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import OllyCLI
 import Testing
 
 @Suite struct CommandTests {
@@ -207,5 +208,46 @@ import Testing
         #expect(lines.dropLast().joined(separator: "\n") + "\n" == three)
         #expect(lines.last?.contains("\"final\":true") == true)
         try? inPipe.fileHandleForWriting.close()
+    }
+}
+
+@Suite struct OptionCoverageTests {
+    /// Every option of every command can be set in the config file, by the same name, and
+    /// the config schema has no key that is not an option.
+    @Test(arguments: allCommands)
+    func everyOptionHasAConfigKey(_ cmd: String) throws {
+        let help = try run(cmd, ["--help"]).out
+        let options = helpOptions(help).subtracting(["--config", "--help", "--version"])
+        let section = String(cmd.dropFirst("olly-".count))
+        let keys = Set((ConfigSchema.keys(of: section) ?? []).map { "--" + $0.name })
+        #expect(options.subtracting(keys).isEmpty, "options without a config key: \(options.subtracting(keys))")
+        #expect(keys.subtracting(options).isEmpty, "config keys without an option: \(keys.subtracting(options))")
+    }
+
+    /// With -u each record is written as soon as it is processed, before the input ends.
+    @Test func unbufferedFlushesEachRecord() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(binDir)/olly-parse")
+        p.arguments = ["-u"]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        try p.run()
+        let pid = p.processIdentifier
+        let watchdog = Thread { sleep(10); kill(pid, SIGKILL) }
+        watchdog.start()
+        inPipe.fileHandleForWriting.write(data("{\"kind\":\"edge\",\"n\":1}\n"))
+        // Read one line while stdin is still open: only possible if it was flushed.
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = outPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        #expect(String(decoding: line, as: UTF8.self) == "{\"kind\":\"edge\",\"n\":1}\n")
+        try inPipe.fileHandleForWriting.close()
+        _ = outPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
     }
 }
