@@ -34,15 +34,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Exchanges into OpenTelemetry spans, per protocol.
+        .target(name: "OllyParse", dependencies: ["OllyNDJSON", "OllyCLI"]),
         .executableTarget(name: "olly-capture", dependencies: ["OllyCLI"]),
         .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI"]),
-        .executableTarget(name: "olly-parse", dependencies: ["OllyCLI"]),
+        .executableTarget(name: "olly-parse", dependencies: ["OllyCLI", "OllyParse"]),
         .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),
         .executableTarget(name: "olly-export", dependencies: ["OllyCLI"]),
         // Benchmark driver for `make bench` (not installed).
         .executableTarget(name: "olly-bench", dependencies: ["OllyNDJSON", "COllySupport"]),
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
+        .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -47,7 +47,7 @@ public enum ConfigSchema {
     public static let sections: [(String, [ConfigKey])] = [
         ("capture", [ConfigKey("replay", .string)]),
         ("reassemble", []),
-        ("parse", []),
+        ("parse", [ConfigKey("no-redact", .bool), ConfigKey("host-name", .string)]),
         ("stitch", []),
         ("export", []),
     ]

@@ -70,6 +70,13 @@ public struct StageRunner<S: Stage> {
 
     /// Parses options and runs `stage` over `inputs`: the whole life of a stage command.
     public static func main(command: String, section: String, common: CommonOptions, inputs: [Input], stage: S) -> Int32 {
+        main(command: command, section: section, common: common, inputs: inputs) { _ in stage }
+    }
+
+    /// As above, with the stage built from the merged settings (its own config keys are in
+    /// `settings.config`, already validated).
+    public static func main(command: String, section: String, common: CommonOptions, inputs: [Input],
+                            makeStage: (Settings) -> S) -> Int32 {
         olly_install_signal_handlers()
         let settings: Settings
         do throws(ConfigError) {
@@ -78,7 +85,7 @@ public struct StageRunner<S: Stage> {
             Diagnostics(command: command, maxWarnings: 0).say(error.description)
             return ExitStatus.usage
         }
-        var runner = StageRunner(command: command, settings: settings, stage: stage)
+        var runner = StageRunner(command: command, settings: settings, stage: makeStage(settings))
         return runner.run(inputs)
     }
 

@@ -1,0 +1,64 @@
+/// Deterministic span and trace IDs (DESIGN §3): derived from where the exchange was seen,
+/// never from a random generator, so the same input gives the same spans.
+enum SpanIDs {
+    /// FNV-1a, 64-bit.
+    static func fnv(_ parts: [Int64], seed: UInt64) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325 ^ seed
+        for p in parts {
+            var v = UInt64(bitPattern: p)
+            for _ in 0..<8 {
+                h ^= v & 0xFF
+                h = h &* 0x100000001b3
+                v >>= 8
+            }
+        }
+        // Final avalanche (splitmix64) so near inputs give far IDs.
+        h = (h ^ (h >> 30)) &* 0xbf58476d1ce4e5b9
+        h = (h ^ (h >> 27)) &* 0x94d049bb133111eb
+        h ^= h >> 31
+        return h == 0 ? 1 : h
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 16)
+        var x = v
+        for i in (0..<16).reversed() {
+            out[i] = digits[Int(x & 0xF)]
+            x >>= 4
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func spanID(_ parts: [Int64]) -> String { hex(fnv(parts, seed: 0x5350414E)) }
+    static func traceID(_ parts: [Int64]) -> String { hex(fnv(parts, seed: 0x54524331)) + hex(fnv(parts, seed: 0x54524332)) }
+}
+
+/// W3C trace context (https://www.w3.org/TR/trace-context/#traceparent-header).
+struct TraceParent: Equatable {
+    var traceID: String
+    var parentID: String
+    var flags: String
+
+    /// `00-<32 hex>-<16 hex>-<2 hex>`; all-zero IDs are invalid.
+    init?(_ s: String) {
+        let parts = s.trimmingSpaces().split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+              parts.allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
+              parts[1].utf8.contains(where: { $0 != 48 }), parts[2].utf8.contains(where: { $0 != 48 }) else { return nil }
+        traceID = String(parts[1])
+        parentID = String(parts[2])
+        flags = String(parts[3])
+    }
+}
+
+func isLowerHex(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c >= 97 && c <= 102) }
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

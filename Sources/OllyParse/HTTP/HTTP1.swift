@@ -1,0 +1,190 @@
+import OllyNDJSON
+
+/// HTTP/1.x request and response heads (RFC 9112 §3, §4), parsed from captured bytes.
+struct HTTPHead {
+    var startLine: [Substring] = []
+    /// Header fields with lower-cased names, in order.
+    var fields: [(String, String)] = []
+    /// Bytes of the head including the blank line, when it was complete.
+    var headLength: Int?
+
+    init?(_ data: [UInt8]) {
+        guard !data.isEmpty else { return nil }
+        let end = data.headEnd()
+        let headBytes = end.map { data[0..<$0] } ?? data[0...]
+        headLength = end.map { $0 + 4 }
+        let text = String(decoding: headBytes, as: UTF8.self)
+        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
+        // A head cut short (gap, budget) may end inside a line: drop the partial last line.
+        if end == nil, lines.count > 1 { lines.removeLast() }
+        guard let first = lines.first else { return nil }
+        startLine = first.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        for line in lines.dropFirst() where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields.append((lowercasedASCII(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces()))
+        }
+    }
+
+    func field(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
+}
+
+/// Query parameters whose values OpenTelemetry's HTTP conventions redact in `url.query`.
+let sensitiveQueryKeys: Set<String> = ["awsaccesskeyid", "signature", "sig", "x-goog-signature"]
+
+func redactQuery(_ q: String) -> String {
+    q.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+        guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
+        let key = lowercasedASCII(pair[..<eq])
+        return sensitiveQueryKeys.contains(key) ? "\(pair[..<eq])=REDACTED" : String(pair)
+    }.joined(separator: "&")
+}
+
+enum HTTPParser {
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    /// HTTP/1.x exchange → span draft (semantic conventions for HTTP spans).
+    static func http1(_ c: ExchangeContext, tls: Bool) -> SpanDraft {
+        let reqHead = c.req.flatMap { HTTPHead($0.data) }
+        let respHead = c.resp.flatMap { HTTPHead($0.data) }
+        var method: String?
+        var target: String?
+        var version: String?
+        if let h = reqHead, h.startLine.count == 3, h.startLine[2].hasPrefix("HTTP/") {
+            method = String(h.startLine[0])
+            target = String(h.startLine[1])
+            version = String(h.startLine[2].dropFirst(5))
+        }
+        var status: Int?
+        if let h = respHead, h.startLine.count >= 2, h.startLine[0].hasPrefix("HTTP/") {
+            status = Int(h.startLine[1])
+            if version == nil { version = String(h.startLine[0].dropFirst(5)) }
+        }
+        return build(c, method: method, target: target, version: version, status: status,
+                     reqField: { reqHead?.field($0) }, tls: tls,
+                     reqBody: bodySize(c.req, reqHead), respBody: bodySize(c.resp, respHead),
+                     malformed: (c.req != nil && method == nil) || (c.resp != nil && status == nil))
+    }
+
+    /// HTTP/2 (and gRPC over it) from the decoded header lists of the exchange.
+    static func http2(_ c: ExchangeContext, tls: Bool) -> SpanDraft {
+        let rh = c.req?.headers ?? []
+        let sh = c.resp?.headers ?? []
+        func req(_ n: String) -> String? { rh.first { $0.0 == n }?.1 }
+        func resp(_ n: String) -> String? { sh.last { $0.0 == n }?.1 }
+        let status = resp(":status").flatMap { Int($0) }
+        if let ct = req("content-type"), ct.hasPrefix("application/grpc") {
+            return grpc(c, path: req(":path"), grpcStatus: resp("grpc-status").flatMap { Int($0) },
+                        grpcMessage: resp("grpc-message"), httpStatus: status, reqField: req)
+        }
+        var d = build(c, method: req(":method"), target: req(":path"), version: "2", status: status,
+                      reqField: { n in n == "host" ? req(":authority") ?? req("host") : req(n) }, tls: tls,
+                      reqBody: c.req.map { Int($0.len) }, respBody: c.resp.map { Int($0.len) },
+                      malformed: c.req != nil && req(":method") == nil)
+        if let scheme = req(":scheme") {
+            d.attrs.removeAll { $0.0 == "url.scheme" }
+            d.set("url.scheme", scheme)
+        }
+        return d
+    }
+
+    static func bodySize(_ m: ExchangeMessage?, _ head: HTTPHead?) -> Int? {
+        guard let m, let head else { return nil }
+        if let cl = head.field("content-length"), let n = Int(cl) { return n }
+        if let hl = head.headLength { return max(0, Int(m.len) - hl) }
+        return nil
+    }
+
+    static func build(_ c: ExchangeContext, method: String?, target: String?, version: String?, status: Int?,
+                      reqField: (String) -> String?, tls: Bool, reqBody: Int?, respBody: Int?, malformed: Bool) -> SpanDraft {
+        let known = method.map { methods.contains($0) } ?? false
+        var d = SpanDraft(name: method.map { known ? $0 : "HTTP" } ?? "HTTP")
+        d.malformed = malformed
+        d.set("http.request.method", method.map { known ? $0 : "_OTHER" })
+        if let method, !known { d.set("http.request.method_original", method) }
+        var path = target
+        var query: String?
+        if let t = target {
+            var rest = Substring(t)
+            if let scheme = rest.range(of: "://"), !rest.hasPrefix("/") {
+                rest = rest[scheme.upperBound...]
+                rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
+            }
+            if let q = rest.firstIndex(of: "?") {
+                path = String(rest[..<q])
+                query = String(rest[rest.index(after: q)...])
+            } else {
+                path = String(rest)
+            }
+        }
+        d.set("url.path", path)
+        if let query { d.set("url.query", c.redact ? redactQuery(query) : query) }
+        d.set("url.scheme", tls ? "https" : "http")
+        d.set("network.protocol.name", "http")
+        d.set("network.protocol.version", version)
+        d.set("http.response.status_code", status)
+        let ex = c.exchange
+        let (serverAddr, serverPort) = reqField("host").map(splitHostPort)
+            ?? (c.isServer ? ex.laddr : ex.raddr).map(splitHostPort) ?? ("", nil)
+        if !serverAddr.isEmpty { d.set("server.address", serverAddr) }
+        d.set("server.port", serverPort ?? (c.isServer ? ex.laddr : ex.raddr).flatMap { splitHostPort($0).1 })
+        if let peer = ex.raddr.map(splitHostPort) {
+            if c.isServer { d.set("client.address", peer.0) }
+            d.set("network.peer.address", peer.0)
+            d.set("network.peer.port", peer.1)
+        }
+        d.set("user_agent.original", reqField("user-agent"))
+        d.set("http.request.body.size", reqBody)
+        d.set("http.response.body.size", respBody)
+        if let status, status >= 500 || (!c.isServer && status >= 400) {
+            d.error = true
+            d.set("error.type", String(status))
+        }
+        if let tp = reqField("traceparent") {
+            d.traceParent = TraceParent(tp)
+            d.traceState = reqField("tracestate")
+        }
+        return d
+    }
+
+    /// gRPC over HTTP/2 (semantic conventions for RPC spans, gRPC).
+    static func grpc(_ c: ExchangeContext, path: String?, grpcStatus: Int?, grpcMessage: String?, httpStatus: Int?,
+                     reqField: (String) -> String?) -> SpanDraft {
+        // :path is /package.Service/Method
+        let parts = (path ?? "").split(separator: "/", omittingEmptySubsequences: true)
+        let service = parts.count == 2 ? String(parts[0]) : nil
+        let method = parts.count == 2 ? String(parts[1]) : nil
+        var d = SpanDraft(name: service.flatMap { s in method.map { "\(s)/\($0)" } } ?? "grpc")
+        d.malformed = service == nil
+        d.set("rpc.system", "grpc")
+        d.set("rpc.service", service)
+        d.set("rpc.method", method)
+        d.set("rpc.grpc.status_code", grpcStatus)
+        let ex = c.exchange
+        if let host = reqField(":authority").map(splitHostPort) ?? (c.isServer ? ex.laddr : ex.raddr).map(splitHostPort) {
+            d.set("server.address", host.0)
+            d.set("server.port", host.1)
+        }
+        if let peer = ex.raddr.map(splitHostPort) {
+            d.set("network.peer.address", peer.0)
+            d.set("network.peer.port", peer.1)
+        }
+        // Server spans: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS are errors;
+        // client spans: any non-OK status.
+        if let s = grpcStatus, s != 0 {
+            let serverErrors: Set<Int> = [2, 4, 12, 13, 14, 15]
+            if !c.isServer || serverErrors.contains(s) {
+                d.error = true
+                d.statusMessage = grpcMessage
+                d.set("error.type", String(s))
+            }
+        } else if grpcStatus == nil, let h = httpStatus, h != 200 {
+            d.error = true
+            d.set("error.type", String(h))
+        }
+        if let tp = reqField("traceparent") {
+            d.traceParent = TraceParent(tp)
+            d.traceState = reqField("tracestate")
+        }
+        return d
+    }
+}
