@@ -11,7 +11,7 @@ struct OllyParseCommand: ParsableCommand {
         commandName: "olly-parse",
         abstract: "Turn exchanges into OpenTelemetry spans.",
         discussion: """
-        Reads exchange records (from olly-reassemble) and writes one span record per exchange, with OpenTelemetry semantic-convention attributes: HTTP/1.x, HTTP/2 and gRPC (from decoded headers), PostgreSQL (prepared statements and portals resolved per connection), Redis and DNS. MySQL and MongoDB exchanges become spans flagged olly.parse.unsupported in this build. proc records give the spans' resources and pass on, like every other record. SQL literals and Redis arguments are replaced by ? unless --no-redact; credentials are never reported.
+        Reads exchange records (from olly-reassemble) and writes one span record per exchange, with OpenTelemetry semantic-convention attributes: HTTP/1.x, HTTP/2 and gRPC (from decoded headers), PostgreSQL and MySQL (prepared statements resolved per connection), Redis, MongoDB and DNS. proc records give the spans' resources and pass on, like every other record. SQL literals and Redis arguments are replaced by ? unless --no-redact; credentials are never reported.
 
         Bad input records are reported on stderr as 'olly-parse: FILE:LINE: ...', counted and skipped (--strict stops with status 65). A stats record is written at exit. Exit status: 0 success (also when stdout is closed), 64 usage or config error, 65 bad input under --strict, 74 I/O error, 1 anything else. See olly-parse(1).
         """,

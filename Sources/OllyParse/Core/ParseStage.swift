@@ -26,6 +26,7 @@ public struct ParseStage: Stage {
     var procOrder: [Int] = []
     var postgres: [Int64: PostgresState] = [:]
     var redis: [Int64: RedisState] = [:]
+    var mysql: [Int64: MySQLState] = [:]
     var connOrder: [Int64] = []
     var spans: Int64 = 0
     var setupExchanges: Int64 = 0
@@ -56,6 +57,7 @@ public struct ParseStage: Stage {
         case .conn(let c) where c.ev == .close:
             postgres[c.cid] = nil
             redis[c.cid] = nil
+            mysql[c.cid] = nil
             return .passThrough
         case .exchange(let ex):
             if let span = makeSpan(ex) {
@@ -73,12 +75,13 @@ public struct ParseStage: Stage {
     public mutating func finish(out: RecordWriter) throws(WriteFailure) {}
 
     mutating func remember(_ cid: Int64) {
-        if postgres[cid] == nil && redis[cid] == nil {
+        if postgres[cid] == nil && redis[cid] == nil && mysql[cid] == nil {
             connOrder.append(cid)
             if connOrder.count > options.maxConnections {
                 let old = connOrder.removeFirst()
                 postgres[old] = nil
                 redis[old] = nil
+                mysql[old] = nil
                 evictedConns += 1
             }
         }
@@ -106,7 +109,15 @@ public struct ParseStage: Stage {
             draft = RedisParser.parse(c, &st)
             redis[ex.cid] = st
         case .dns: draft = DNSParser.parse(c)
-        case .mysql, .mongodb, .unknown:
+        case .mysql:
+            remember(ex.cid)
+            var st = mysql[ex.cid] ?? MySQLState()
+            let d = MySQLParser.parse(c, &st)
+            mysql[ex.cid] = st
+            guard let d else { return nil }
+            draft = d
+        case .mongodb: draft = MongoParser.parse(c)
+        case .unknown:
             unsupported += 1
             draft = SpanDraft(name: ex.proto.rawValue)
             addPeer(&draft, c)
