@@ -45,3 +45,15 @@ fi
 awk -v j="$dj" -v b="$db" 'BEGIN { printf "ratio: binary decode is %.2fx NDJSON decode (records/s)\n", j / b }'
 awk -v j="$rj" -v b="$rb" 'BEGIN { printf "ratio: binary round trip is %.2fx NDJSON round trip (records/s)\n", j / b }'
 awk -v r="$rj" -v d="$dj" -v s="$(sz "$J")" 'BEGIN { printf "NDJSON encode alone (round trip - decode): %.0f MB/s of NDJSON written\n", s / (r - d) / 1e6 }'
+
+# Parse: spans/s per core over exchanges (HTTP/1.1 with traceparent, PostgreSQL, Redis).
+NX=${BENCH_EXCHANGES:-300000}
+if [ ! -s "$OUT/exchanges-$NX.ndjson" ]; then "$B/olly-bench" gen-exchanges "$NX" "$OUT/exchanges-$NX.ndjson"; fi
+X="$OUT/exchanges-$NX.ndjson"
+# The same exchanges in binary (olly-stitch passes them through, converting).
+"$B/olly-stitch" --format bin < "$X" > "$OUT/exchanges-$NX.bin"
+t0=$(now); cat "$X" | "$B/olly-parse" > /dev/null; t1=$(now)
+px=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); row "olly-parse exchanges -> spans, NDJSON" "$(sz "$X")" "$NX" "$px"
+XB="$OUT/exchanges-$NX.bin"
+t0=$(now); cat "$XB" | "$B/olly-parse" --format bin > /dev/null; t1=$(now)
+pxb=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); row "olly-parse exchanges -> spans, binary" "$(sz "$XB")" "$NX" "$pxb"

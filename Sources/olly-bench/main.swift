@@ -1,6 +1,7 @@
 // Benchmark driver for `make bench` (not installed, not a test). See bench/run.sh.
 //
 //   olly-bench gen COUNT PAYLOAD OUT.ndjson OUT.bin   deterministic data records
+//   olly-bench gen-exchanges COUNT OUT.ndjson         HTTP/1.1, PostgreSQL, Redis exchanges
 //   olly-bench decode    < input                      read + decode every record
 //   olly-bench roundtrip [ndjson|bin] < input         read + decode + re-encode
 //
@@ -67,6 +68,46 @@ func gen(_ args: [String]) {
     close(fdB)
 }
 
+/// Exchanges like olly-reassemble writes: HTTP/1.1, PostgreSQL extended query and Redis,
+/// in turn, for the parse benchmark.
+func genExchanges(_ args: [String]) {
+    guard args.count == 2, let count = Int(args[0]) else { fail("usage: olly-bench gen-exchanges COUNT OUT.ndjson") }
+    let fd = open(args[1], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { fail("cannot create \(args[1])") }
+    let out = OutputBuffer(capacity: 1 << 20)
+    var enc = RecordEncoder(format: .ndjson, out: out)
+    func msg(_ s: [UInt8], _ ts: Int64) -> ExchangeMessage {
+        var m = ExchangeMessage()
+        m.ts = ts; m.end = ts + 5_000; m.len = Int64(s.count); m.data = s
+        return m
+    }
+    func pg(_ t: UInt8, _ body: [UInt8]) -> [UInt8] {
+        let n = body.count + 4
+        return [t, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + body
+    }
+    let http = (Array("GET /api/users/42?expand=orders HTTP/1.1\r\nHost: api.local:8080\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n".utf8),
+                Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"id\":42,\"orders\":[1,2,3]}".utf8))
+    let sql = Array("SELECT id, name, total FROM orders WHERE customer_id = 4711 AND status = 'open' ORDER BY id".utf8) + [0]
+    let pgReq = pg(UInt8(ascii: "Q"), sql)
+    let pgResp = pg(UInt8(ascii: "T"), [0, 0]) + pg(UInt8(ascii: "C"), Array("SELECT 3".utf8) + [0]) + pg(UInt8(ascii: "Z"), [73])
+    let redisReq = Array("*3\r\n$3\r\nSET\r\n$11\r\nsession:42a\r\n$5\r\nvalue\r\n".utf8)
+    for i in 0..<count {
+        var e = ExchangeRecord()
+        let ts = 1_763_700_000_000_000_000 + Int64(i) * 10_000
+        e.cid = Int64(i % 256 + 1); e.pid = 4000 + i % 16; e.tid = e.pid
+        e.laddr = "127.0.0.1:8080"; e.raddr = "127.0.0.1:\(40000 + i % 256)"
+        switch i % 3 {
+        case 0: e.proto = .http1; e.role = .server; e.req = msg(http.0, ts); e.resp = msg(http.1, ts + 6_000)
+        case 1: e.proto = .postgres; e.role = .client; e.req = msg(pgReq, ts); e.resp = msg(pgResp, ts + 6_000)
+        default: e.proto = .redis; e.role = .client; e.req = msg(redisReq, ts); e.resp = msg(Array("+OK\r\n".utf8), ts + 6_000)
+        }
+        enc.append(.exchange(e))
+        if out.count > 1 << 20 { writeAll(fd, out) }
+    }
+    writeAll(fd, out)
+    close(fd)
+}
+
 func run(encodeTo format: RecordFormat?) {
     let reader = RecordReader(fd: 0)
     let out = OutputBuffer(capacity: 1 << 21)
@@ -95,6 +136,7 @@ func run(encodeTo format: RecordFormat?) {
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "gen": gen(Array(args.dropFirst()))
+case "gen-exchanges": genExchanges(Array(args.dropFirst()))
 case "decode": run(encodeTo: nil)
 case "roundtrip":
     let f = args.count > 1 ? RecordFormat(rawValue: args[1]) : nil

@@ -40,15 +40,19 @@ struct TraceParent: Equatable {
     var parentID: String
     var flags: String
 
-    /// `00-<32 hex>-<16 hex>-<2 hex>`; all-zero IDs are invalid.
+    /// `00-<32 hex>-<16 hex>-<2 hex>` (a future version may append `-…`); all-zero IDs
+    /// and version ff are invalid.
     init?(_ s: String) {
-        let parts = s.trimmingSpaces().split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
-              parts[1].utf8.contains(where: { $0 != 48 }), parts[2].utf8.contains(where: { $0 != 48 }) else { return nil }
-        traceID = String(parts[1])
-        parentID = String(parts[2])
-        flags = String(parts[3])
+        let u = Array(s.trimmingSpaces().utf8)
+        guard u.count >= 55, u[2] == 45, u[35] == 45, u[52] == 45, u.count == 55 || u[55] == 45,
+              !(u[0] == 102 && u[1] == 102) else { return nil }
+        for (i, c) in u[0..<55].enumerated() where i != 2 && i != 35 && i != 52 {
+            guard isLowerHex(c) else { return nil }
+        }
+        guard u[3..<35].contains(where: { $0 != 48 }), u[36..<52].contains(where: { $0 != 48 }) else { return nil }
+        traceID = String(decoding: u[3..<35], as: UTF8.self)
+        parentID = String(decoding: u[36..<52], as: UTF8.self)
+        flags = String(decoding: u[53..<55], as: UTF8.self)
     }
 }
 

@@ -1,28 +1,74 @@
 import OllyNDJSON
 
 /// HTTP/1.x request and response heads (RFC 9112 §3, §4), parsed from captured bytes.
+/// Works on bytes: only the start line and the few fields spans need become strings.
 struct HTTPHead {
-    var startLine: [Substring] = []
-    /// Header fields with lower-cased names, in order.
+    var startLine: [String] = []
+    /// The fields spans use (lower-cased names), first occurrence of each.
     var fields: [(String, String)] = []
     /// Bytes of the head including the blank line, when it was complete.
     var headLength: Int?
 
+    static let wanted: [[UInt8]] = ["host", "user-agent", "content-length", "traceparent", "tracestate"].map { Array($0.utf8) }
+
     init?(_ data: [UInt8]) {
         guard !data.isEmpty else { return nil }
         let end = data.headEnd()
-        let headBytes = end.map { data[0..<$0] } ?? data[0...]
         headLength = end.map { $0 + 4 }
-        let text = String(decoding: headBytes, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-        // A head cut short (gap, budget) may end inside a line: drop the partial last line.
-        if end == nil, lines.count > 1 { lines.removeLast() }
-        guard let first = lines.first else { return nil }
-        startLine = first.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        for line in lines.dropFirst() where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields.append((lowercasedASCII(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces()))
+        let limit = end ?? data.count
+        var lineStart = 0
+        var first = true
+        data.withUnsafeBufferPointer { b in
+            while lineStart < limit {
+                var i = lineStart
+                while i + 1 < limit && !(b[i] == 13 && b[i + 1] == 10) { i += 1 }
+                let complete = i + 1 < limit || end != nil
+                let lineEnd = (i + 1 < limit) ? i : limit
+                // A head cut short (gap, budget) may end inside a line: drop that partial line,
+                // unless it is the start line (the method and path are still worth having).
+                if !complete && !first && end == nil { break }
+                if first {
+                    startLine = Self.words(b, lineStart, lineEnd)
+                    first = false
+                } else if let colon = (lineStart..<lineEnd).first(where: { b[$0] == 58 }) {
+                    for w in Self.wanted where w.count == colon - lineStart && Self.equalsLower(b, lineStart, w) {
+                        let name = String(decoding: w, as: UTF8.self)
+                        if !fields.contains(where: { $0.0 == name }) {
+                            var vs = colon + 1, ve = lineEnd
+                            while vs < ve && (b[vs] == 32 || b[vs] == 9) { vs += 1 }
+                            while ve > vs && (b[ve - 1] == 32 || b[ve - 1] == 9) { ve -= 1 }
+                            fields.append((name, String(decoding: UnsafeBufferPointer(rebasing: b[vs..<ve]), as: UTF8.self)))
+                        }
+                    }
+                }
+                lineStart = lineEnd + 2
+            }
         }
+        if startLine.isEmpty { return nil }
+    }
+
+    /// Up to three space-separated words (the third keeps any further spaces: reason phrases).
+    static func words(_ b: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> [String] {
+        var out: [String] = []
+        var i = s
+        while i <= e && out.count < 2 {
+            var j = i
+            while j < e && b[j] != 32 { j += 1 }
+            out.append(String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self))
+            i = j + 1
+            if j >= e { return out }
+        }
+        if i <= e { out.append(String(decoding: UnsafeBufferPointer(rebasing: b[i..<e]), as: UTF8.self)) }
+        return out
+    }
+
+    static func equalsLower(_ b: UnsafeBufferPointer<UInt8>, _ at: Int, _ w: [UInt8]) -> Bool {
+        for k in 0..<w.count {
+            var c = b[at + k]
+            if c >= 65 && c <= 90 { c += 32 }
+            if c != w[k] { return false }
+        }
+        return true
     }
 
     func field(_ name: String) -> String? { fields.first { $0.0 == name }?.1 }
@@ -50,8 +96,8 @@ enum HTTPParser {
         var target: String?
         var version: String?
         if let h = reqHead, h.startLine.count == 3, h.startLine[2].hasPrefix("HTTP/") {
-            method = String(h.startLine[0])
-            target = String(h.startLine[1])
+            method = h.startLine[0]
+            target = h.startLine[1]
             version = String(h.startLine[2].dropFirst(5))
         }
         var status: Int?

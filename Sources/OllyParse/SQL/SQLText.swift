@@ -93,28 +93,26 @@ enum SQLText {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Words of the statement outside literals and comments, upper-cased keywords kept as written.
+    /// The first words of the statement (letters, digits, `_ . " \``), and `( , ;` as words
+    /// of their own; at most 64. Works on bytes (ASCII case folding only).
     static func words(_ sql: String) -> [Substring] {
         var ws: [Substring] = []
-        var cur: Substring.Index? = nil
-        let text = Substring(sql)
-        var idx = text.startIndex
-        func flush(_ end: Substring.Index) {
-            if let c = cur { ws.append(text[c..<end]) }
-            cur = nil
-        }
-        while idx < text.endIndex {
-            let ch = text[idx]
-            if ch.isLetter || ch.isNumber || ch == "_" || ch == "." || ch == "\"" || ch == "`" {
+        let u = sql.utf8
+        var cur: String.Index? = nil
+        var idx = u.startIndex
+        while idx < u.endIndex && ws.count < 64 {
+            let c = u[idx]
+            let word = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95 || c == 46
+                || c == 34 || c == 96 || c >= 0x80
+            if word {
                 if cur == nil { cur = idx }
             } else {
-                flush(idx)
-                if ch == "(" || ch == "," || ch == ";" { ws.append(text[idx...idx]) }
+                if let s = cur { ws.append(Substring(sql[s..<idx])); cur = nil }
+                if c == 40 || c == 44 || c == 59 { ws.append(Substring(sql[idx..<u.index(after: idx)])) }
             }
-            idx = text.index(after: idx)
-            if ws.count > 64 { break }
+            idx = u.index(after: idx)
         }
-        flush(idx)
+        if let s = cur, ws.count < 64 { ws.append(Substring(sql[s..<idx])) }
         return ws
     }
 
@@ -124,20 +122,24 @@ enum SQLText {
     static func operationAndCollection(_ sql: String) -> (String?, String?) {
         let ws = words(stripLeadingComments(sql))
         guard let first = ws.first else { return (nil, nil) }
-        let op = first.uppercased()
-        guard op.allSatisfy({ $0.isLetter }) else { return (nil, nil) }
-        func up(_ i: Int) -> String? { i < ws.count ? ws[i].uppercased() : nil }
+        let op = upper(first)
+        guard op.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else { return (nil, nil) }
+        func up(_ i: Int) -> String? { i < ws.count ? upper(ws[i]) : nil }
+        let stops: Set<String> = ["WHERE", "GROUP", "ORDER", "LIMIT", "SET", "VALUES", "RETURNING", "ON", ";", "HAVING", "UNION"]
         func table(at i: Int) -> String? {
             guard i < ws.count, ws[i] != "(" else { return nil }
             // Another table after a comma or a JOIN means more than one.
-            let rest = ws[(i + 1)...].prefix { !["WHERE", "GROUP", "ORDER", "LIMIT", "SET", "VALUES", "RETURNING", "ON", ";"].contains($0.uppercased()) }
-            if rest.contains(where: { $0 == "," || $0.uppercased() == "JOIN" }) { return nil }
+            for w in ws[(i + 1)...] {
+                let uw = upper(w)
+                if stops.contains(uw) { break }
+                if w == "," || uw == "JOIN" { return nil }
+            }
             return unquote(ws[i])
         }
         var coll: String?
         switch op {
         case "SELECT":
-            if let f = ws.firstIndex(where: { $0.uppercased() == "FROM" }) { coll = table(at: f + 1) }
+            if let f = ws.firstIndex(where: { $0.utf8.count == 4 && upper($0) == "FROM" }) { coll = table(at: f + 1) }
         case "INSERT", "REPLACE": if up(1) == "INTO" { coll = table(at: 2) }
         case "UPDATE": coll = table(at: 1)
         case "DELETE": if up(1) == "FROM" { coll = table(at: 2) }
@@ -149,6 +151,11 @@ enum SQLText {
         default: break
         }
         return (op, coll)
+    }
+
+    /// ASCII upper-casing.
+    static func upper(_ s: Substring) -> String {
+        String(decoding: s.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
     }
 
     static func unquote(_ s: Substring) -> String {
