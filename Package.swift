@@ -36,7 +36,11 @@ let package = Package(
         ]),
         // Exchanges into OpenTelemetry spans, per protocol.
         .target(name: "OllyParse", dependencies: ["OllyNDJSON", "OllyCLI"]),
-        .executableTarget(name: "olly-capture", dependencies: ["OllyCLI"]),
+        // libbpf loader for bpf/olly.bpf.c and the event structs shared with it.
+        .target(name: "COllyBPF", linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        // eBPF capture: events to proc/conn/data records, /proc scanning, the capture loop.
+        .target(name: "OllyCapture", dependencies: ["OllyCLI", "OllyNDJSON", "COllyBPF", "COllySupport"]),
+        .executableTarget(name: "olly-capture", dependencies: ["OllyCLI", "OllyCapture"]),
         .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI"]),
         .executableTarget(name: "olly-parse", dependencies: ["OllyCLI", "OllyParse"]),
         .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),
@@ -46,6 +50,7 @@ let package = Package(
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
+        .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"]),
     ],
     swiftLanguageModes: [.v6]
 )

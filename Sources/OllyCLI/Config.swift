@@ -45,7 +45,19 @@ public enum ConfigSchema {
 
     /// Keys of each command's own section (besides the common ones).
     public static let sections: [(String, [ConfigKey])] = [
-        ("capture", [ConfigKey("replay", .string)]),
+        ("capture", [
+            ConfigKey("replay", .string),
+            ConfigKey("pid", .string),
+            ConfigKey("comm", .string),
+            ConfigKey("cgroup", .string),
+            ConfigKey("port", .string),
+            ConfigKey("budget", .int(1...262_144)),
+            ConfigKey("ring-bytes", .int(65536...(1 << 30))),
+            ConfigKey("unix", .bool),
+            ConfigKey("bpf-object", .string),
+            ConfigKey("stats-interval", .int(0...86400)),
+            ConfigKey("verbose", .bool),
+        ]),
         ("reassemble", []),
         ("parse", [ConfigKey("no-redact", .bool), ConfigKey("host-name", .string)]),
         ("stitch", []),

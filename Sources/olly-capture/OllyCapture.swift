@@ -1,42 +1,108 @@
 import ArgumentParser
 import OllyCLI
+import OllyCapture
 
 @main
-struct OllyCapture: ParsableCommand {
+struct OllyCaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "olly-capture",
         abstract: "See what processes send and receive, as proc, conn and data records.",
+        usage: """
+        olly-capture [options] [--pid PID]... [--comm NAME] [--cgroup PATH] [--port PORT]...
+        olly-capture [options] -- CMD [ARG...]
+        olly-capture [options] --replay FILE
+        """,
         discussion: """
-        In this build olly-capture replays a recorded capture (--replay FILE): every record is validated and written to stdout, so the rest of the pipeline can run on saved traffic. Live capture (eBPF, or the LD_PRELOAD hook) is NOT part of this build yet; without --replay the command says so and exits with status 69.
+        Captures with eBPF (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, and a kernel with BTF): every socket call of the chosen processes (and their children) becomes data records with stream offsets, connections become conn records, processes proc records; OpenSSL plaintext is captured with "tls":true. Bytes not captured (beyond --budget, sendfile) are declared gaps (len > captured bytes); lost ring-buffer events are counted in stats records. Without a filter every process is captured. With -- CMD ARGS, CMD is started under capture and olly-capture exits with its status once it has exited and the events are drained. --replay FILE writes a recorded capture instead.
 
-        Exit status: 0 success (also when stdout is closed), 64 usage or config error, 65 bad input under --strict, 69 live capture unavailable, 74 I/O error. See olly-capture(1).
+        Exit status: 0 success (also when stdout is closed, or on SIGINT/SIGTERM), CMD's status with -- CMD, 64 usage or config error, 65 bad input under --strict (replay), 69 eBPF capture not permitted or not supported here, 74 I/O error. See olly-capture(1).
         """,
         version: ollyVersion)
 
     @OptionGroup var common: CommonOptions
 
+    @Option(help: ArgumentHelp("Capture this process and its descendants (repeatable, up to 64).", valueName: "pid"))
+    var pid: [Int32] = []
+
+    @Option(help: ArgumentHelp("Capture only threads whose kernel command name (comm, at most 15 bytes) is this.", valueName: "name"))
+    var comm: String?
+
+    @Option(help: ArgumentHelp("Capture only processes in this cgroup v2 directory (a path under the cgroup2 mount, or absolute).", valueName: "path"))
+    var cgroup: String?
+
+    @Option(help: ArgumentHelp("Capture only connections with this local or remote port (repeatable, up to 64).", valueName: "port"))
+    var port: [Int] = []
+
+    @Option(help: ArgumentHelp("Payload bytes captured per call; the rest is a declared gap. 1 to 262144. (default: 16384)", valueName: "bytes"))
+    var budget: Int?
+
+    @Option(name: .customLong("ring-bytes"), help: ArgumentHelp("Size of the kernel ring buffer, rounded up to a power of two. 65536 to 1073741824. (default: 8388608)", valueName: "bytes"))
+    var ringBytes: Int?
+
+    @Flag(help: "Also capture AF_UNIX sockets.")
+    var unix = false
+
+    @Option(name: .customLong("bpf-object"), help: ArgumentHelp("The eBPF object to load. (default: olly.bpf.o beside olly-capture, else in ../lib/olly)", valueName: "file"))
+    var bpfObject: String?
+
+    @Option(name: .customLong("stats-interval"), help: ArgumentHelp("Also write a stats record every N seconds of live capture; 0: only at exit. (default: 10)", valueName: "seconds"))
+    var statsInterval: Int?
+
+    @Flag(help: "Print libbpf's messages (and the verifier log on a load failure) on stderr.")
+    var verbose = false
+
     @Option(help: ArgumentHelp("Replay a recorded capture (NDJSON or binary; - for stdin) instead of capturing live.", valueName: "file"))
     var replay: String?
 
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to start and capture, after --.", valueName: "cmd"))
+    var command: [String] = []
+
+    func validate() throws {
+        if pid.count > 64 { throw ValidationError("at most 64 --pid options") }
+        if let p = pid.first(where: { $0 <= 0 }) { throw ValidationError("--pid \(p): not a process ID") }
+        if port.count > 64 { throw ValidationError("at most 64 --port options") }
+        if let p = port.first(where: { $0 < 1 || $0 > 65535 }) { throw ValidationError("--port \(p): must be between 1 and 65535") }
+        if let c = comm, c.utf8.count > 15 || c.isEmpty { throw ValidationError("--comm must be 1 to 15 bytes (the kernel's comm)") }
+        if let b = budget, b < 1 || b > 262_144 { throw ValidationError("--budget must be between 1 and 262144") }
+        if let r = ringBytes, r < 65536 || r > 1 << 30 { throw ValidationError("--ring-bytes must be between 65536 and 1073741824") }
+        if let s = statsInterval, s < 0 || s > 86400 { throw ValidationError("--stats-interval must be between 0 and 86400") }
+        if replay != nil && !command.isEmpty { throw ValidationError("--replay and a command to run cannot be combined") }
+    }
+
     func run() throws {
-        var replay = self.replay
+        let diag = Diagnostics(command: "olly-capture", maxWarnings: 0)
+        var config = Config.empty
         if let path = common.config {
-            // Validate the config first (exit 64 on a mistake); it may name the recording.
+            // Validate the config first (exit 64 on a mistake); it may set capture options.
             do throws(ConfigError) {
-                let c = try Config.load(path: path)
-                if replay == nil { replay = c.string("capture", "replay") }
+                config = try Config.load(path: path)
             } catch {
-                Diagnostics(command: "olly-capture", maxWarnings: 0).say(error.description)
+                diag.say(error.description)
                 throw ExitCode(ExitStatus.usage)
             }
         }
-        guard let replay else {
-            Diagnostics(command: "olly-capture", maxWarnings: 0).say(
-                "live capture is not available in this build; replay a recorded capture with --replay FILE")
-            throw ExitCode(ExitStatus.unavailable)
+        if let replay = replay ?? (command.isEmpty ? config.string("capture", "replay") : nil) {
+            let status = StageRunner.main(command: "olly-capture", section: "capture", common: common,
+                                          inputs: Input.from(files: [replay]), stage: PassThroughStage())
+            throw ExitCode(status)
         }
-        let status = StageRunner.main(command: "olly-capture", section: "capture", common: common,
-                                      inputs: Input.from(files: [replay]), stage: PassThroughStage())
-        throw ExitCode(status)
+        var cli = CaptureOptions()
+        cli.pids = pid
+        cli.comm = comm
+        cli.cgroup = cgroup
+        cli.ports = port.map { UInt16($0) }
+        cli.unix = unix
+        cli.bpfObject = bpfObject
+        cli.verbose = verbose
+        cli.command = command
+        let options: CaptureOptions
+        do throws(CaptureFailure) {
+            options = try CaptureOptions.merge(cli, budget: budget, ringBytes: ringBytes,
+                                               statsInterval: statsInterval, config: config)
+        } catch {
+            diag.say(error.message)
+            throw ExitCode(error.status)
+        }
+        throw ExitCode(LiveCaptureCommand.main(options: options, common: common))
     }
 }
