@@ -8,7 +8,7 @@ DEBUG := .build/debug
 COMMANDS := olly-capture olly-reassemble olly-parse olly-stitch olly-export
 SAMPLE ?= samples/http-keepalive.ndjson
 
-.PHONY: run test build release bench install setup-run setup-test clean
+.PHONY: run test build release bench bench-capture bpf-debug bpf-release install setup-run setup-test clean
 
 setup-run:
 	@scripts/setup.sh run
@@ -16,11 +16,20 @@ setup-run:
 setup-test:
 	@scripts/setup.sh test
 
+# The eBPF object goes beside the binaries: olly-capture looks there first.
+bpf-debug:
+	bpf/build.sh $(DEBUG)/olly.bpf.o
+
+bpf-release:
+	bpf/build.sh $(RELEASE)/olly.bpf.o
+
 build: setup-run
 	$(SWIFT) build
+	$(MAKE) bpf-debug
 
 release: setup-run
 	$(SWIFT) build -c release
+	$(MAKE) bpf-release
 
 # Olly's main job on the embedded default: the five commands over a recorded capture.
 run: release
@@ -29,14 +38,22 @@ run: release
 
 test: setup-test
 	$(SWIFT) build
+	$(MAKE) bpf-debug
 	OLLY_BIN_DIR=$(CURDIR)/$(DEBUG) $(SWIFT) test
 
 bench: release
 	bench/run.sh
+	bench/capture.sh
+
+# eBPF capture overhead: per-call cost, loss, untargeted cost, nginx under wrk (root).
+bench-capture: release
+	bench/capture.sh
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(addprefix $(RELEASE)/,$(COMMANDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/olly
+	install -m 0644 $(RELEASE)/olly.bpf.o $(DESTDIR)$(PREFIX)/lib/olly/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 

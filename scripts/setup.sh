@@ -10,8 +10,8 @@ what=${1:-test}
 # capture sources; tools the main job uses.
 run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
 # Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
-# that the protocol tests drive.
-test_pkgs=(man-db groff-base jq curl python3 python3-pip)
+# that the protocol and capture tests drive; wrk and bc for bench/capture.sh.
+test_pkgs=(man-db groff-base jq curl python3 python3-pip nginx wrk openssl bc)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -26,6 +26,9 @@ public struct CaptureOptions: Sendable {
     public var statsInterval: Int = 10
     /// A command to start and capture: held until its pid is in the filter.
     public var command: [String] = []
+    /// Attach the TLS uprobes to the system libssl at start (each uprobe adds about 0.1 s
+    /// to the detach at exit).
+    public var systemLibssl = true
 
     public init() {}
 

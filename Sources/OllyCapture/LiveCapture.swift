@@ -117,7 +117,7 @@ public final class LiveCapture {
         epochOffset = Int64(bitPattern: olly_bpf_ts_to_epoch(handle, 0))
         // Uprobes live on the library's inode: attaching the system libssl up front covers
         // processes that load it later (the kernel filter still picks the targets).
-        for path in Self.systemLibssl() { _ = olly_bpf_attach_ssl(handle, path) }
+        for path in options.systemLibssl ? Self.systemLibssl() : [] { _ = olly_bpf_attach_ssl(handle, path) }
         for pid in targets { _ = olly_bpf_attach_ssl_pid(handle, pid); sslChecked.insert(pid) }
         initialTargets = targets
     }
