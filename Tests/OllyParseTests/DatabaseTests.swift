@@ -25,6 +25,8 @@ import OllyNDJSON
         ("UPDATE \"Items\" SET a = 1", "UPDATE", "Items"),
         ("DELETE FROM t WHERE 1", "DELETE", "t"),
         ("CREATE TABLE IF NOT EXISTS t (a int)", "CREATE", "t"),
+        ("CREATE TABLE t (id int PRIMARY KEY, name text)", "CREATE", "t"),
+        ("INSERT INTO t (a, b) VALUES (1, 2)", "INSERT", "t"),
         ("/* hint */ BEGIN", "BEGIN", nil),
         ("", nil, nil),
     ] as [(String, String?, String?)])

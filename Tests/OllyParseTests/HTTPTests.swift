@@ -44,6 +44,8 @@ import OllyNDJSON
         (Role.server, "POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 404 Not Found\r\n\r\n", "POST", "/p", nil, 404, false),
         (Role.client, "DELETE http://h/x?q HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n\r\n", "DELETE", "/x", "q", 404, true),
         (Role.client, "BREW /pot HTTP/1.1\r\n\r\n", "HTTP/1.0 200 OK\r\n\r\n", "_OTHER", "/pot", nil, 200, false),
+        (Role.client, "PUT /up HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 507 Full\r\n\r\n", "PUT", "/up", nil, 507, true),
+        (Role.client, "GET /ws HTTP/1.1\r\nUpgrade: x\r\n\r\n", "HTTP/1.1 101 Switching Protocols\r\n\r\nraw", "GET", "/ws", nil, 101, false),
     ])
     func vectors(_ role: Role, _ req: String, _ resp: String, _ method: String, _ path: String, _ query: String?, _ status: Int, _ error: Bool) throws {
         var stage = ParseStage()

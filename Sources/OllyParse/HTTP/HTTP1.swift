@@ -91,7 +91,7 @@ enum HTTPParser {
     /// HTTP/1.x exchange → span draft (semantic conventions for HTTP spans).
     static func http1(_ c: ExchangeContext, tls: Bool) -> SpanDraft {
         let reqHead = c.req.flatMap { HTTPHead($0.data) }
-        let respHead = c.resp.flatMap { HTTPHead($0.data) }
+        let respHead = c.resp.flatMap { finalHead($0.data) }
         var method: String?
         var target: String?
         var version: String?
@@ -131,6 +131,21 @@ enum HTTPParser {
             d.set("url.scheme", scheme)
         }
         return d
+    }
+
+    /// The final response head: interim 1xx responses (100 Continue, 103 Early Hints) that
+    /// precede it in the same message are skipped; 101 Switching Protocols is final.
+    static func finalHead(_ data: [UInt8]) -> HTTPHead? {
+        var head = HTTPHead(data)
+        var offset = 0
+        while let h = head, let len = h.headLength, h.startLine.count >= 2, let code = Int(h.startLine[1]),
+              code >= 100, code < 200, code != 101, offset + len < data.count {
+            offset += len
+            guard let next = HTTPHead(Array(data[offset...])) else { break }
+            head = next
+        }
+        if var h = head, offset > 0 { h.headLength = h.headLength.map { $0 + offset }; head = h }
+        return head
     }
 
     static func bodySize(_ m: ExchangeMessage?, _ head: HTTPHead?) -> Int? {
