@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
-        .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"]),
+        .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"], exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -83,6 +83,7 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; 
 wrk_run() { wrk -t1 -c32 -d"${WRK_SECONDS}s" --latency "http://127.0.0.1:$port/" > "$OUT/wrk.$1"; }
 rps() { awk '/Requests\/sec/{print $2}' "$OUT/wrk.$1"; }
 p99() { awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$OUT/wrk.$1"; }
+wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" > /dev/null # warm-up
 wrk_run base
 "$B/olly-capture" --pid "$ng" --stats-interval 0 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
 olly=$(pgrep -n -f "olly-capture --pid $ng " || true)
