@@ -8,7 +8,7 @@ DEBUG := .build/debug
 COMMANDS := olly-capture olly-reassemble olly-parse olly-stitch olly-export
 SAMPLE ?= samples/http-keepalive.ndjson
 
-.PHONY: run test build release bench bench-capture bpf-debug bpf-release install setup-run setup-test clean
+.PHONY: run test build release bench bench-export bench-capture bpf-debug bpf-release install setup-run setup-test clean
 
 setup-run:
 	@scripts/setup.sh run
@@ -48,6 +48,10 @@ bench: release
 # eBPF capture overhead: per-call cost, loss, untargeted cost, nginx under wrk (root).
 bench-capture: release
 	bench/capture.sh
+
+# OTLP export throughput: spans/s over gRPC and HTTP at batch sizes 512 and 8192, one run.
+bench-export: release
+	bench/export.sh
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7

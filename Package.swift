@@ -20,6 +20,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // YAML for `--config FILE`; Yams keeps node marks, so config errors can name the line.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // OTLP export (olly-export): protobuf runtime for the generated OTLP types, gRPC client,
+        // HTTP client, gzip.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // Small C helpers that Swift cannot express safely: async-signal-safe signal flags,
@@ -44,11 +52,23 @@ let package = Package(
         .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI"]),
         .executableTarget(name: "olly-parse", dependencies: ["OllyCLI", "OllyParse"]),
         .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),
-        .executableTarget(name: "olly-export", dependencies: ["OllyCLI"]),
+        // Export: records to OTLP (gRPC, HTTP), files, stdout and the tree view; batching,
+        // retries, circuit breaker, spool, RED metrics. Generated OTLP types in OTLP/.
+        .target(name: "OllyExport", dependencies: [
+            "OllyNDJSON", "OllyCLI", "COllySupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+        ]),
+        .executableTarget(name: "olly-export", dependencies: ["OllyCLI", "OllyExport"]),
         // Benchmark driver for `make bench` (not installed).
         .executableTarget(name: "olly-bench", dependencies: ["OllyNDJSON", "COllySupport"]),
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
+        .testTarget(name: "OllyExportTests", dependencies: ["OllyExport", "OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
         .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"], exclude: ["Scenarios"]),
     ],

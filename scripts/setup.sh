@@ -29,6 +29,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# OTLP test peers of olly-export's tests (Tests/Receivers/otlp_receiver.py): grpcio and the
+# official opentelemetry-proto classes.
+if [ "$what" = test ] && ! python3 -c 'import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc' 2>/dev/null; then
+    echo "setup: installing the Python packages grpcio and opentelemetry-proto" >&2
+    python3 -m pip install -q grpcio opentelemetry-proto >&2
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2
     exit 69

@@ -61,7 +61,14 @@ public enum ConfigSchema {
         ("reassemble", []),
         ("parse", [ConfigKey("no-redact", .bool), ConfigKey("host-name", .string)]),
         ("stitch", []),
-        ("export", []),
+        ("export", [
+            ConfigKey("to", .string), ConfigKey("headers", .string), ConfigKey("compression", .choice(["gzip", "none"])),
+            ConfigKey("timeout", .int(1...3600)), ConfigKey("batch-size", .int(1...1_000_000)),
+            ConfigKey("batch-bytes", .int(1024...(1 << 30))), ConfigKey("batch-delay-ms", .int(1...3_600_000)),
+            ConfigKey("retry-max-seconds", .int(0...86400)), ConfigKey("drain-seconds", .int(0...3600)),
+            ConfigKey("spool", .string), ConfigKey("spool-max-bytes", .int(1024...Int64.max)),
+            ConfigKey("file-max-bytes", .int(1024...Int64.max)), ConfigKey("no-red", .bool), ConfigKey("no-stats-metrics", .bool),
+        ]),
     ]
 
     public static func keys(of section: String) -> [ConfigKey]? {

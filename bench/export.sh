@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Export benchmark (make bench-export): spans/s from olly-export to a local OTLP receiver
+# over gRPC and over HTTP (protobuf), at batch sizes 512 and 8192, in one run, beside
+# olly-export without a destination (decoding and pass-through only) on the same input.
+# The receiver is Tests/Receivers/otlp_receiver.py in --count-only mode (it still decodes
+# every request with the opentelemetry-proto classes), on loopback. Not a test.
+# Bounded: BENCH_SPANS spans (default 200000), each run at most 300 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${OLLY_BIN_DIR:-.build/release}
+OUT=bench/out
+N=${BENCH_SPANS:-200000}
+mkdir -p "$OUT"
+IN="$OUT/spans-$N.ndjson"
+if [ ! -s "$IN" ]; then
+    python3 - "$N" > "$IN" <<'PY'
+import sys
+n = int(sys.argv[1])
+w = sys.stdout.write
+for i in range(n):
+    t = 1763700000000000000 + i * 100000
+    w('{"kind":"span","trace_id":"%016x%016x","span_id":"%016x","parent_span_id":"%016x","name":"GET /items/{id}","span_kind":"server","start":%d,"end":%d,"status":"%s","attrs":{"http.request.method":"GET","url.path":"/items/%d","http.route":"/items/{id}","http.response.status_code":%d,"network.peer.address":"10.0.0.%d","server.port":8080},"resource":{"service.name":"shop","host.name":"bench"}}\n'
+      % (0xabcdef00 + i // 8, i // 8, i + 1, (i // 8) * 8 + 1, t, t + 250000 + i % 1000 * 1000, "error" if i % 50 == 0 else "unset", i, 500 if i % 50 == 0 else 200, i % 250))
+PY
+fi
+python3 -c 'import grpc, opentelemetry.proto' 2>/dev/null || { echo "bench-export: needs pip install grpcio opentelemetry-proto" >&2; exit 69; }
+
+rx_dir=$(mktemp -d)
+python3 Tests/Receivers/otlp_receiver.py --count-only --out "$rx_dir/counts" --ready "$rx_dir/ready" &
+rx=$!
+trap 'kill $rx 2>/dev/null; rm -rf "$rx_dir"' EXIT
+for _ in $(seq 100); do [ -s "$rx_dir/ready" ] && break; sleep 0.1; done
+gport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc"])' "$rx_dir/ready")
+hport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$rx_dir/ready")
+
+now() { date +%s.%N; }
+run() { # label, args...: runs olly-export over the input, prints spans/s and what was sent
+    local label=$1; shift
+    local t0 t1 stats
+    t0=$(now)
+    stats=$(timeout 300 "$B/olly-export" --no-red "$@" < "$IN" | tail -1)
+    t1=$(now)
+    local sent lost
+    sent=$(echo "$stats" | sed -n 's/.*"sent_spans":\([0-9]*\).*/\1/p')
+    lost=$(echo "$stats" | sed -n 's/.*"lost_items":\([0-9]*\).*/\1/p')
+    awk -v l="$label" -v n="$N" -v a="$t0" -v b="$t1" -v s="${sent:--}" -v x="${lost:--}" \
+        'BEGIN { printf "%-34s %7.2f s %10.0f spans/s   sent %s lost %s\n", l, b - a, n / (b - a), s, x }'
+}
+echo "olly-export benchmark: $N spans ($(stat -c %s "$IN") bytes NDJSON), receiver on loopback ($(nproc) CPUs)"
+run "no destination (decode only)"
+for b in 512 8192; do
+    run "otlp-grpc batch $b" --to "otlp-grpc://127.0.0.1:$gport" --batch-size "$b"
+    run "otlp-http protobuf batch $b" --to "otlp-http://127.0.0.1:$hport" --batch-size "$b"
+done
+run "otlp-grpc batch 8192 gzip" --to "otlp-grpc://127.0.0.1:$gport" --batch-size 8192 --compression gzip
+kill $rx; wait $rx 2>/dev/null || true
+echo "receiver: $(tail -1 "$rx_dir/counts")"
