@@ -63,3 +63,9 @@ install: release
 
 clean:
 	rm -rf .build bench/out
+
+# Reassembly benchmark (not a test): records/s and MB/s per core of olly-reassemble over a
+# large mixed capture replicated from the recorded fixtures, NDJSON and binary input.
+.PHONY: bench-reassemble
+bench-reassemble: release
+	bench/reassemble.sh

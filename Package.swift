@@ -49,7 +49,10 @@ let package = Package(
         // eBPF capture: events to proc/conn/data records, /proc scanning, the capture loop.
         .target(name: "OllyCapture", dependencies: ["OllyCLI", "OllyNDJSON", "COllyBPF", "COllySupport"]),
         .executableTarget(name: "olly-capture", dependencies: ["OllyCLI", "OllyCapture"]),
-        .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI"]),
+        // Reassembly: connection table, stream order, gaps, limits, protocol detection, and one
+        // folder per protocol (framing and pairing) turning data records into exchanges.
+        .target(name: "OllyReassembly", dependencies: ["OllyNDJSON"]),
+        .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI", "OllyReassembly"]),
         .executableTarget(name: "olly-parse", dependencies: ["OllyCLI", "OllyParse"]),
         .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),
         // Export: records to OTLP (gRPC, HTTP), files, stdout and the tree view; batching,
@@ -68,6 +71,7 @@ let package = Package(
         .executableTarget(name: "olly-bench", dependencies: ["OllyNDJSON", "COllySupport"]),
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
+        .testTarget(name: "OllyReassemblyTests", dependencies: ["OllyReassembly", "OllyNDJSON"]),
         .testTarget(name: "OllyExportTests", dependencies: ["OllyExport", "OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
         .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"], exclude: ["Scenarios"]),

@@ -10,8 +10,8 @@ what=${1:-test}
 # capture sources; tools the main job uses.
 run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
 # Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
-# that the protocol and capture tests drive; wrk and bc for bench/capture.sh.
-test_pkgs=(man-db groff-base jq curl python3 python3-pip nginx wrk openssl bc)
+# that the protocol tests drive.
+test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -27,6 +27,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python clients of the reassembly fixtures (scripts/record-fixtures.py).
+if [ "$what" = test ] && ! python3 -c 'import redis, psycopg' 2>/dev/null; then
+    echo "setup: installing the Python packages redis and psycopg" >&2
+    python3 -m pip install -q redis 'psycopg[binary]' >&2 || echo "setup: pip install failed; only re-recording fixtures needs them" >&2
 fi
 
 # OTLP test peers of olly-export's tests (Tests/Receivers/otlp_receiver.py): grpcio and the

@@ -58,7 +58,14 @@ public enum ConfigSchema {
             ConfigKey("stats-interval", .int(0...86400)),
             ConfigKey("verbose", .bool),
         ]),
-        ("reassemble", []),
+        ("reassemble", [
+            ConfigKey("proto", .string),
+            ConfigKey("max-buffer-bytes", .int(4096...(1 << 32))),
+            ConfigKey("max-pending", .int(1...(1 << 20))),
+            ConfigKey("max-conns", .int(1...(1 << 24))),
+            ConfigKey("idle-timeout", .int(1...(1 << 31))),
+            ConfigKey("reorder-window", .int(0...(1 << 16))),
+        ]),
         ("parse", [ConfigKey("no-redact", .bool), ConfigKey("host-name", .string)]),
         ("stitch", []),
         ("export", [

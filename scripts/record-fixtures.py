@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Records real traffic of real clients and servers as Olly records, for the reassembly
+golden tests (Tests/Fixtures/reassembly/NAME.ndjson).
+
+Each server runs on loopback on a free high port with its own data directory and is
+stopped by pid. The client talks to it through a relay on loopback that writes what the
+client sent (dir "out") and received (dir "in") as `data` records, with `proc` and `conn`
+records for the client: what olly-capture reports for the client process. UDP is relayed
+datagram by datagram (one `data` record per datagram).
+
+    scripts/record-fixtures.py http|redis|dns|postgres > Tests/Fixtures/reassembly/NAME.ndjson
+    scripts/record-fixtures.sh      # all of them, then the expected exchanges
+
+Needs (installed by scripts/setup.sh test): nginx, redis-server, dnsmasq, dig, PostgreSQL
+15, curl, and the Python packages redis and psycopg.
+"""
+import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+class Recorder:
+    """A relay in front of a server that records the client side of every connection."""
+
+    def __init__(self, server_port, udp=False):
+        self.server_port = server_port
+        self.udp = udp
+        self.lock = threading.Lock()
+        self.records = []
+        self.conns = []
+        self.procs = []
+        self.pid = os.getpid()
+        self.stop = False
+        self.port = free_port(socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        self.threads = []
+        t = threading.Thread(target=self.udp_loop if udp else self.accept_loop, daemon=True)
+        t.start()
+        self.main = t
+
+    def client(self, argv=None, comm=None, env=None):
+        """Declares who the next connections belong to: a command (run here) or this process."""
+        if argv is None:
+            with self.lock:
+                self.pid = os.getpid()
+                self.procs.append({"kind": "proc", "ts": time.time_ns(), "pid": self.pid, "ppid": os.getppid(),
+                                   "comm": comm or "python3", "exe": sys.executable, "cmdline": [sys.executable] + sys.argv})
+            return None
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+        with self.lock:
+            self.pid = p.pid
+            self.procs.append({"kind": "proc", "ts": time.time_ns(), "pid": p.pid, "ppid": os.getpid(),
+                               "comm": os.path.basename(argv[0])[:15], "exe": shutil.which(argv[0]), "cmdline": argv})
+        p.wait(timeout=60)
+        return p
+
+    def new_conn(self, caddr):
+        with self.lock:
+            cid = len(self.conns) + 1
+            self.conns.append({"addr": caddr, "open": time.time_ns(), "pid": self.pid, "offs": {"out": 0, "in": 0}})
+        return cid
+
+    def record(self, cid, direction, b):
+        with self.lock:
+            c = self.conns[cid - 1]
+            self.records.append({"kind": "data", "ts": time.time_ns(), "cid": cid, "pid": c["pid"], "tid": c["pid"],
+                                 "dir": direction, "off": c["offs"][direction], "len": len(b),
+                                 "data": base64.b64encode(b).decode()})
+            c["offs"][direction] += len(b)
+
+    def accept_loop(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        ls.settimeout(0.1)
+        while not self.stop:
+            try:
+                c, caddr = ls.accept()
+            except socket.timeout:
+                continue
+            cid = self.new_conn(caddr)
+            t = threading.Thread(target=self.relay, args=(c, cid))
+            t.start()
+            self.threads.append(t)
+        ls.close()
+
+    def relay(self, c, cid):
+        s = socket.create_connection(("127.0.0.1", self.server_port))
+
+        def pump(src, dst, direction):
+            while True:
+                try:
+                    b = src.recv(65536)
+                except OSError:
+                    b = b""
+                if not b:
+                    try:
+                        dst.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    return
+                self.record(cid, direction, b)
+                try:
+                    dst.sendall(b)
+                except OSError:
+                    return
+
+        t1 = threading.Thread(target=pump, args=(c, s, "out"))
+        t2 = threading.Thread(target=pump, args=(s, c, "in"))
+        t1.start(); t2.start(); t1.join(); t2.join()
+        c.close(); s.close()
+        with self.lock:
+            self.conns[cid - 1]["close"] = time.time_ns()
+
+    def udp_loop(self):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ls.bind(("127.0.0.1", self.port))
+        ls.settimeout(0.1)
+        upstream = {}  # client addr -> (socket, cid)
+
+        def back(us, caddr, cid):
+            us.settimeout(0.2)
+            while not self.stop:
+                try:
+                    b = us.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                self.record(cid, "in", b)
+                ls.sendto(b, caddr)
+
+        while not self.stop:
+            try:
+                b, caddr = ls.recvfrom(65536)
+            except socket.timeout:
+                continue
+            if caddr not in upstream:
+                us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                us.connect(("127.0.0.1", self.server_port))
+                cid = self.new_conn(caddr)
+                upstream[caddr] = (us, cid)
+                t = threading.Thread(target=back, args=(us, caddr, cid), daemon=True)
+                t.start()
+            us, cid = upstream[caddr]
+            self.record(cid, "out", b)
+            us.send(b)
+        for us, cid in upstream.values():
+            with self.lock:
+                self.conns[cid - 1]["close"] = time.time_ns()
+
+    def finish(self):
+        time.sleep(0.3)
+        self.stop = True
+        self.main.join(timeout=10)
+        for t in self.threads:
+            t.join(timeout=10)
+        events = list(self.records)
+        for i, c in enumerate(self.conns):
+            common = {"cid": i + 1, "pid": c["pid"], "tid": c["pid"], "fd": 5, "role": "client", "family": "inet",
+                      "laddr": f"{c['addr'][0]}:{c['addr'][1]}", "raddr": f"127.0.0.1:{self.port}"}
+            events.append({"kind": "conn", "ev": "open", "ts": c["open"], **common})
+            events.append({"kind": "conn", "ev": "close", "ts": c.get("close", time.time_ns()), **common})
+        events.sort(key=lambda r: (r["ts"], r["kind"] == "conn" and r["ev"] == "close"))
+        keys = ["kind", "ev", "ts", "cid", "pid", "tid", "fd", "role", "family", "laddr", "raddr",
+                "dir", "off", "len", "data"]
+        out = self.procs + [{k: r[k] for k in keys if k in r} for r in events]
+        for r in out:
+            sys.stdout.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+
+def raw(port, payload, read_until_close=True, pause=0.3):
+    """A plain socket client: sends `payload` (bytes or a list of bytes sent with pauses)
+    and reads what comes back until the server closes or goes quiet."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(1.0)
+    for part in payload if isinstance(payload, list) else [payload]:
+        s.sendall(part)
+        time.sleep(pause)
+    got = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+            if not read_until_close:
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    return got
+
+
+def http():
+    root = tempfile.mkdtemp(prefix="olly-nginx-")
+    os.chmod(root, 0o755)  # nginx workers run as an unprivileged user
+    www = os.path.join(root, "www")
+    os.makedirs(www)
+    os.makedirs(os.path.join(root, "dav"))
+    os.chmod(os.path.join(root, "dav"), 0o777)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("<!doctype html><title>olly</title><p>hello from nginx</p>\n")
+    # A 1 MiB incompressible file: gzip sends it chunked (about 1 MiB of chunks).
+    import random
+    rnd = random.Random(7)
+    with open(os.path.join(www, "big.bin"), "wb") as f:
+        f.write(bytes(rnd.getrandbits(8) for _ in range(1 << 20)))
+    port, wsport = free_port(), free_port()
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+daemon off; worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off; client_body_temp_path {root}/body; proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fcgi; uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
+  default_type application/octet-stream;
+  server {{
+    listen 127.0.0.1:{port}; root {www}; keepalive_requests 1000;
+    location /gz/ {{ alias {www}/; gzip on; gzip_min_length 1; gzip_http_version 1.0; gzip_types *; }}
+    location = /nothing {{ return 204; }}
+    location /dav/ {{ alias {root}/dav/; dav_methods PUT DELETE; create_full_put_path on; client_max_body_size 8m; }}
+    location /ws {{ proxy_pass http://127.0.0.1:{wsport}; proxy_http_version 1.1;
+                   proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; }}
+  }}
+}}
+""")
+    # A tiny upgrade backend: answers 101 and echoes what follows.
+    ws = socket.socket()
+    ws.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ws.bind(("127.0.0.1", wsport))
+    ws.listen(4)
+
+    def ws_serve():
+        c, _ = ws.accept()
+        req = b""
+        while b"\r\n\r\n" not in req:
+            req += c.recv(4096)
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            c.sendall(b"echo:" + b)
+        c.close()
+
+    threading.Thread(target=ws_serve, daemon=True).start()
+    server = subprocess.Popen(["nginx", "-c", conf, "-p", root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        rec = Recorder(port)
+        base = f"http://127.0.0.1:{rec.port}"
+        # 1: keep-alive: GET, HEAD, 304, 204, 404, gzip chunked 1 MiB, PUT with 100-continue.
+        body = os.path.join(root, "upload.bin")
+        with open(body, "wb") as f:
+            f.write(b"x" * 65536 + b"end")
+        rec.client(["curl", "-s", "-o", "/dev/null", f"{base}/index.html",
+                    "--next", "-s", "-o", "/dev/null", "-I", f"{base}/index.html"])
+        rec.client(["curl", "-s", "-o", "/dev/null", f"{base}/index.html", "-H", "If-None-Match: *",
+                    "-o", "/dev/null", f"{base}/nothing", "-o", "/dev/null", f"{base}/missing"])
+        rec.client(["curl", "-s", "-o", "/dev/null", "--compressed", f"{base}/gz/big.bin"])
+        rec.client(["curl", "-s", "-o", "/dev/null", "-H", "Expect: 100-continue", "-T", body, f"{base}/dav/up.bin"])
+        # 2: pipelining: three requests in one write.
+        rec.client(comm="python3")
+        raw(rec.port, b"".join(f"GET /{p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in ["index.html", "missing", "index.html"]))
+        # 3: HTTP/1.0 with gzip: the body is delimited by the close.
+        raw(rec.port, b"GET /gz/index.html HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
+        # 4: Upgrade: 101, then opaque bytes both ways.
+        raw(rec.port, [b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n", b"ping one", b"ping two"],
+            read_until_close=True, pause=0.2)
+        rec.finish()
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        server.wait(timeout=10)
+        ws.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def redis_fixture():
+    import redis
+    root = tempfile.mkdtemp(prefix="olly-redis-")
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", root,
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        rec = Recorder(port)
+        rec.client(["redis-cli", "-p", str(rec.port), "SET", "greeting", "hello"])
+        rec.client(comm="python3")
+        r = redis.Redis(port=rec.port, protocol=2)
+        r.set("k", "v"); r.get("k"); r.get("absent"); r.incr("n"); r.rpush("l", "a", "b", "c"); r.lrange("l", 0, -1)
+        r.hset("h", mapping={"f1": "1", "f2": "2"}); r.hgetall("h")
+        try:
+            r.incr("l")
+        except redis.ResponseError:
+            pass
+        r.set("big", b"z" * 100000); r.get("big")
+        p = r.pipeline(transaction=False)
+        for i in range(10):
+            p.set(f"p{i}", i)
+        for i in range(10):
+            p.get(f"p{i}")
+        p.execute()
+        t = r.pipeline(transaction=True)
+        t.incr("n"); t.incr("n"); t.execute()
+        r.close()
+        # RESP3: HELLO 3, map replies, pushes for pub/sub.
+        r3 = redis.Redis(port=rec.port, protocol=3)
+        r3.hgetall("h"); r3.set("x", 1)
+        ps = r3.pubsub()
+        ps.subscribe("news", "alerts")
+        time.sleep(0.1)
+        pub = redis.Redis(port=rec.port)
+        pub.publish("news", "first"); pub.publish("alerts", "second")
+        for _ in range(6):
+            ps.get_message(timeout=0.3)
+        ps.unsubscribe()
+        for _ in range(3):
+            ps.get_message(timeout=0.3)
+        ps.close(); pub.close(); r3.close()
+        # RESP2 pub/sub.
+        r2 = redis.Redis(port=rec.port, protocol=2)
+        ps2 = r2.pubsub()
+        ps2.psubscribe("n*")
+        time.sleep(0.1)
+        pub2 = redis.Redis(port=rec.port)
+        pub2.publish("news", "third")
+        for _ in range(3):
+            ps2.get_message(timeout=0.3)
+        ps2.close(); pub2.close(); r2.close()
+        # Inline commands, as telnet would send them.
+        raw(rec.port, [b"PING\r\n", b"SET inline yes\r\nGET inline\r\n", b"QUIT\r\n"], pause=0.1)
+        rec.finish()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def dns_fixture():
+    port = free_port(socket.SOCK_DGRAM)
+    tport = port
+    server = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port", str(port),
+                               "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=",
+                               "--address=/example.test/10.1.2.3", "--address=/example.test/fd00::3",
+                               "--txt-record=txt.example.test,\"olly\"", "--mx-host=example.test,mail.example.test,10",
+                               "--user=root", "--local=/test/"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(tport)
+        udp = Recorder(port, udp=True)
+        for q in [["example.test", "A"], ["example.test", "AAAA"], ["txt.example.test", "TXT"],
+                  ["example.test", "MX"], ["nothing.test", "A"]]:
+            udp.client(["dig", "@127.0.0.1", "-p", str(udp.port), "+tries=1", "+time=2", q[0], q[1]])
+        tcp = Recorder(tport)
+        tcp.conns = udp.conns  # one cid space
+        tcp.records = udp.records
+        tcp.procs = udp.procs
+        tcp.lock = udp.lock
+        tcp.client(["dig", "@127.0.0.1", "-p", str(tcp.port), "+tcp", "+keepopen", "+tries=1", "+time=2",
+                    "example.test", "A", "txt.example.test", "TXT", "nothing.test", "A"])
+        udp.stop = True
+        udp.main.join(timeout=5)
+        tcp.finish()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def postgres_fixture():
+    import psycopg
+    root = tempfile.mkdtemp(prefix="olly-pg-")
+    os.chmod(root, 0o777)
+    port = free_port()
+    bindir = "/usr/lib/postgresql/15/bin"
+    pw = os.path.join(root, "pw")
+    with open(pw, "w") as f:
+        f.write("secret\n")
+    os.chmod(pw, 0o644)
+    asuser = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    subprocess.run(asuser + [f"{bindir}/initdb", "-D", f"{root}/data", "-U", "olly", "--auth=scram-sha-256",
+                             f"--pwfile={pw}", "-E", "UTF8", "--locale=C"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(asuser + [f"{bindir}/postgres", "-D", f"{root}/data", "-p", str(port), "-k", root,
+                                        "-c", "listen_addresses=127.0.0.1", "-c", "ssl=off", "-c", "fsync=off"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        rec = Recorder(port)
+        env = dict(os.environ, PGPASSWORD="secret")
+        # psql: SSLRequest refused ('N'), SCRAM authentication, simple queries, an error.
+        rec.client(["psql", "-h", "127.0.0.1", "-p", str(rec.port), "-U", "olly", "-d", "postgres", "-X", "-q",
+                    "-c", "CREATE TABLE t (id int PRIMARY KEY, name text)",
+                    "-c", "INSERT INTO t VALUES (1, 'one'), (2, 'two'); SELECT * FROM t ORDER BY id",
+                    "-c", "SELECT 1/0"], env=env)
+        rec.client(comm="python3")
+        with psycopg.connect(host="127.0.0.1", port=rec.port, user="olly", password="secret", dbname="postgres",
+                             sslmode="disable", autocommit=True) as c:
+            c.execute("SELECT name FROM t WHERE id = %s", (1,)).fetchall()
+            c.execute("SELECT name FROM t WHERE id = %s", (2,), prepare=True).fetchall()
+            c.execute("SELECT name FROM t WHERE id = %s", (1,), prepare=True).fetchall()
+            try:
+                c.execute("SELECT * FROM missing_table WHERE id = %s", (1,))
+            except psycopg.Error:
+                pass
+            with c.pipeline():
+                for i in range(3, 8):
+                    c.execute("INSERT INTO t VALUES (%s, %s)", (i, f"n{i}"))
+                c.execute("SELECT count(*) FROM t")
+            with c.cursor() as cur:
+                with cur.copy("COPY t (id, name) FROM STDIN") as cp:
+                    for i in range(100, 110):
+                        cp.write_row((i, f"copied {i}"))
+                with cur.copy("COPY (SELECT * FROM t ORDER BY id) TO STDOUT") as cp:
+                    for _ in cp:
+                        pass
+            c.execute("NOTIFY ch, 'hi'")
+        rec.finish()
+    finally:
+        # runuser does not pass signals on: stop the postmaster by the pid it wrote.
+        try:
+            with open(f"{root}/data/postmaster.pid") as f:
+                os.kill(int(f.readline()), signal.SIGINT)
+        except (OSError, ValueError):
+            server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    fn = {"http": http, "redis": redis_fixture, "dns": dns_fixture, "postgres": postgres_fixture}.get(what)
+    if fn is None:
+        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres > FILE")
+    fn()
