@@ -1,45 +1,19 @@
 #!/usr/bin/env bash
-# Reassembly benchmark (make bench-reassemble; not a test): olly-reassemble over a large
-# mixed capture made by replicating the recorded fixtures of Tests/Fixtures/reassembly
-# (HTTP/1.1 with a 1 MiB chunked body, Redis, DNS, PostgreSQL) with distinct cids, read
-# as NDJSON and as binary, in one run. Prints records/s, MB/s of input and MB/s of
-# captured payload (the bytes of the data records), single-threaded (one core).
-#   BENCH_COPIES=100 bench/reassemble.sh      OLLY_BIN_DIR=.build/release by default
+# Reassembly benchmark (make bench-reassemble; not a test): olly-reassemble over large
+# captures made by replicating the recorded fixtures of Tests/Fixtures/reassembly with
+# distinct cids, read as NDJSON and as binary, in one run:
+#   mixed           http (with its 1 MiB chunked body), redis, dns, postgres
+#   small-messages  redis, dns, postgres (many small records)
+# Prints records/s, MB/s of input and MB/s of captured payload (the bytes of the data
+# records), single-threaded (one core).
+#   BENCH_COPIES=100 BENCH_SMALL_COPIES=1000 bench/reassemble.sh   (OLLY_BIN_DIR=.build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${OLLY_BIN_DIR:-.build/release}
 OUT=bench/out
-COPIES=${BENCH_COPIES:-100}
 mkdir -p "$OUT"
-J="$OUT/reassemble-$COPIES.ndjson"; BIN="$OUT/reassemble-$COPIES.bin"; META="$OUT/reassemble-$COPIES.meta"
-if [ ! -s "$J" ] || [ ! -s "$META" ]; then
-    python3 - "$COPIES" "$J" "$META" <<'PY'
-import base64, json, re, sys
-copies, path, meta = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-names = ["http", "redis", "dns", "postgres"]
-fixtures = [open(f"Tests/Fixtures/reassembly/{n}.ndjson").read().splitlines() for n in names]
-cid = re.compile(r'"cid":(\d+)')
-payload = records = 0
-for lines in fixtures:
-    for l in lines:
-        if '"kind":"data"' in l:
-            payload += len(base64.b64decode(json.loads(l)["data"]))
-per_copy = (payload, sum(len(f) for f in fixtures))
-with open(path, "w") as out:
-    for k in range(copies):
-        for i, lines in enumerate(fixtures):
-            base = (k * len(fixtures) + i) * 1000
-            out.write("\n".join(cid.sub(lambda m: f'"cid":{int(m.group(1)) + base}', l) for l in lines))
-            out.write("\n")
-with open(meta, "w") as f:
-    f.write(f"{per_copy[0] * copies} {per_copy[1] * copies}\n")
-PY
-    "$B/olly-stitch" --format bin < "$J" > "$BIN.tmp"
-    mv "$BIN.tmp" "$BIN"
-fi
-read -r PAYLOAD RECORDS < "$META"
 sz() { stat -c %s "$1"; }
-best() { # best of 3 runs: seconds
+best() { # best of 3 runs of olly-reassemble ARGS: seconds
     local best=999999
     for _ in 1 2 3; do
         local t0 t1
@@ -48,13 +22,39 @@ best() { # best of 3 runs: seconds
     done
     echo "$best"
 }
-row() { # label input-bytes seconds
-    awk -v l="$1" -v b="$2" -v s="$3" -v r="$RECORDS" -v p="$PAYLOAD" 'BEGIN {
-        printf "%-34s %7.3f s %10.0f rec/s %8.0f MB/s input %8.0f MB/s payload\n", l, s, r / s, b / s / 1e6, p / s / 1e6 }'
+row() { # label input-bytes seconds records payload
+    awk -v l="$1" -v b="$2" -v s="$3" -v r="$4" -v p="$5" 'BEGIN {
+        printf "  %-34s %7.3f s %10.0f rec/s %7.0f MB/s input %7.0f MB/s payload\n", l, s, r / s, b / s / 1e6, p / s / 1e6 }'
 }
-echo "olly-reassemble benchmark: $COPIES copies of the http, redis, dns and postgres fixtures"
-echo "$RECORDS records, $PAYLOAD payload bytes; NDJSON $(sz "$J") bytes, binary $(sz "$BIN") bytes; best of 3, one core"
-tj=$(best "$J");   row "NDJSON input -> NDJSON exchanges" "$(sz "$J")" "$tj"
-tb=$(best "$BIN"); row "binary input -> NDJSON exchanges" "$(sz "$BIN")" "$tb"
-tbb=$(best --format bin "$BIN"); row "binary input -> binary exchanges" "$(sz "$BIN")" "$tbb"
-awk -v a="$tj" -v b="$tbb" 'BEGIN { printf "binary/NDJSON speed-up: %.2fx\n", a / b }'
+run_mix() { # NAME "FIXTURES" COPIES
+    local mix=$1 names=$2 copies=$3
+    local j="$OUT/reassemble-$mix-$copies.ndjson" bin="$OUT/reassemble-$mix-$copies.bin" meta="$OUT/reassemble-$mix-$copies.meta"
+    if [ ! -s "$j" ] || [ ! -s "$meta" ] || [ ! -s "$bin" ]; then
+        python3 - "$copies" "$j" "$meta" "$names" <<'PY'
+import base64, json, re, sys
+copies, path, meta, names = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4].split()
+fixtures = [open(f"Tests/Fixtures/reassembly/{n}.ndjson").read().splitlines() for n in names]
+cid = re.compile(r'"cid":(\d+)')
+payload = sum(len(base64.b64decode(json.loads(l)["data"])) for f in fixtures for l in f if '"kind":"data"' in l)
+with open(path, "w") as out:
+    for k in range(copies):
+        for i, lines in enumerate(fixtures):
+            base = (k * len(fixtures) + i) * 1000
+            out.write("\n".join(cid.sub(lambda m: f'"cid":{int(m.group(1)) + base}', l) for l in lines) + "\n")
+with open(meta, "w") as f:
+    f.write(f"{payload * copies} {sum(len(f) for f in fixtures) * copies}\n")
+PY
+        "$B/olly-stitch" --format bin < "$j" > "$bin.tmp"   # a pass-through stage converts to binary
+        mv "$bin.tmp" "$bin"
+    fi
+    local payload records
+    read -r payload records < "$meta"
+    echo "$mix: $copies copies of $names; $records records, $payload payload bytes; NDJSON $(sz "$j") bytes, binary $(sz "$bin") bytes"
+    local tj tb tbb
+    tj=$(best "$j");                row "NDJSON input -> NDJSON exchanges" "$(sz "$j")" "$tj" "$records" "$payload"
+    tb=$(best "$bin");              row "binary input -> NDJSON exchanges" "$(sz "$bin")" "$tb" "$records" "$payload"
+    tbb=$(best --format bin "$bin"); row "binary input -> binary exchanges" "$(sz "$bin")" "$tbb" "$records" "$payload"
+}
+echo "olly-reassemble benchmark: best of 3, one core, MB = 1e6 bytes"
+run_mix mixed "http redis dns postgres" "${BENCH_COPIES:-100}"
+run_mix small-messages "redis dns postgres" "${BENCH_SMALL_COPIES:-1000}"
