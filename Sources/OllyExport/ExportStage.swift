@@ -60,6 +60,24 @@ final class ExportCore: @unchecked Sendable {
     var timer: Thread?
     let stopTimer = Mutex(false)
 
+    /// The last span resource and its grouping key (reading thread only): consecutive
+    /// spans mostly share one, so it is converted once.
+    var lastResource: JSONFields?
+    var lastResourceOTLP = OTLPResource()
+    var lastResourceKey: [UInt8] = []
+
+    func resource(_ fields: JSONFields) -> (OTLPResource, [UInt8]) {
+        if let last = lastResource, last.count == fields.count,
+           zip(last, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
+            return (lastResourceOTLP, lastResourceKey)
+        }
+        let r = OTLPMap.resource(fields)
+        lastResource = fields
+        lastResourceOTLP = r
+        lastResourceKey = RequestBuilder.key(r)
+        return (r, lastResourceKey)
+    }
+
     struct State {
         var builder = RequestBuilder()
         /// Requests for stdout, written by the reading thread.
@@ -145,9 +163,9 @@ final class ExportCore: @unchecked Sendable {
             do {
                 let span = try OTLPMap.span(s)
                 let size = 96 + s.name.utf8.count + s.attrs.count * 40 + s.events.count * 48 + s.links.count * 48
-                let resource = OTLPMap.resource(s.resource)
+                let (resource, key) = self.resource(s.resource)
                 state.withLock { st in
-                    st.builder.add(span: span, resource: resource, size: size, now: now)
+                    st.builder.add(span: span, resource: resource, key: key, size: size, now: now)
                     if settings.red {
                         st.red.add(s)
                         if st.redEmittedAt == 0 { st.redEmittedAt = s.end }

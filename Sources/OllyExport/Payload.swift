@@ -104,9 +104,12 @@ enum OTLPJSON {
 /// Builds export requests from records, per signal, and seals them by count or bytes.
 /// Spans and logs are grouped by resource; metrics by resource and name.
 struct RequestBuilder {
-    var spans: [[UInt8]: (OTLPResource, [OTLPSpan])] = [:]
+    // Resources and item lists are kept apart so that appending mutates in place.
+    var spanResources: [[UInt8]: OTLPResource] = [:]
+    var spans: [[UInt8]: [OTLPSpan]] = [:]
     var spanOrder: [[UInt8]] = []
-    var logs: [[UInt8]: (OTLPResource, [OTLPLog])] = [:]
+    var logResources: [[UInt8]: OTLPResource] = [:]
+    var logs: [[UInt8]: [OTLPLog]] = [:]
     var logOrder: [[UInt8]] = []
     var metrics: [OTLPMetric] = []
     var metricResources: [OTLPResource] = []
@@ -116,17 +119,17 @@ struct RequestBuilder {
 
     static func key(_ r: OTLPResource) -> [UInt8] { (try? r.serializedBytes()) ?? [] }
 
-    mutating func add(span s: OTLPSpan, resource: OTLPResource, size: Int, now: Double) {
-        let k = Self.key(resource)
-        if spans[k] == nil { spans[k] = (resource, []); spanOrder.append(k) }
-        spans[k]?.1.append(s)
+    mutating func add(span s: OTLPSpan, resource: OTLPResource, key: [UInt8]? = nil, size: Int, now: Double) {
+        let k = key ?? Self.key(resource)
+        if spanResources[k] == nil { spanResources[k] = resource; spanOrder.append(k) }
+        spans[k, default: []].append(s)
         note(.traces, size: size, now: now)
     }
 
     mutating func add(log l: OTLPLog, resource: OTLPResource, size: Int, now: Double) {
         let k = Self.key(resource)
-        if logs[k] == nil { logs[k] = (resource, []); logOrder.append(k) }
-        logs[k]?.1.append(l)
+        if logResources[k] == nil { logResources[k] = resource; logOrder.append(k) }
+        logs[k, default: []].append(l)
         note(.logs, size: size, now: now)
     }
 
@@ -157,17 +160,17 @@ struct RequestBuilder {
         switch s {
         case .traces:
             var req = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
-            req.resourceSpans = spanOrder.compactMap { k in
-                spans[k].map { r, ss in .with { $0.resource = r; $0.scopeSpans = [.with { $0.scope = ollyScope; $0.spans = ss }] } }
+            req.resourceSpans = spanOrder.map { k in
+                .with { $0.resource = spanResources[k] ?? OTLPResource(); $0.scopeSpans = [.with { $0.scope = ollyScope; $0.spans = spans[k] ?? [] }] }
             }
-            spans = [:]; spanOrder = []
+            spans = [:]; spanResources = [:]; spanOrder = []
             data = try? req.serializedBytes()
         case .logs:
             var req = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest()
-            req.resourceLogs = logOrder.compactMap { k in
-                logs[k].map { r, ls in .with { $0.resource = r; $0.scopeLogs = [.with { $0.scope = ollyScope; $0.logRecords = ls }] } }
+            req.resourceLogs = logOrder.map { k in
+                .with { $0.resource = logResources[k] ?? OTLPResource(); $0.scopeLogs = [.with { $0.scope = ollyScope; $0.logRecords = logs[k] ?? [] }] }
             }
-            logs = [:]; logOrder = []
+            logs = [:]; logResources = [:]; logOrder = []
             data = try? req.serializedBytes()
         case .metrics:
             var req = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest()
