@@ -294,7 +294,7 @@ public final class FileSink: Sink, @unchecked Sendable {
         }
         var done = 0
         while done < line.count {
-            let r = line.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, line.count - done) }
+            let r = line.withUnsafeBytes { b in Foundation.write(fd, b.baseAddress.map { $0 + done }, b.count - done) }
             if r < 0 {
                 if errno == EINTR { continue }
                 let e = String(cString: strerror(errno))
