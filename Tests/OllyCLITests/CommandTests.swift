@@ -56,6 +56,28 @@ import Testing
         #expect(stats.contains("\"exchanges\":3") && stats.contains("\"records_in\":\(lines.count)"))
     }
 
+    /// --proto names a port's protocol (usage errors exit 64); the config key does too.
+    @Test func reassembleProtoOverride() throws {
+        let input = #"{"kind":"conn","ev":"open","ts":1,"cid":1,"pid":2,"role":"client","family":"inet","laddr":"127.0.0.1:5000","raddr":"127.0.0.1:7777"}"# + "\n"
+            + #"{"kind":"data","ts":2,"cid":1,"pid":2,"dir":"out","off":0,"len":6,"data":"UElORw0K"}"# + "\n"
+            + #"{"kind":"data","ts":3,"cid":1,"pid":2,"dir":"in","off":0,"len":7,"data":"K1BPTkcNCg=="}"# + "\n"
+        let plain = try run("olly-reassemble", stdin: data(input))
+        #expect(plain.records.first?.contains(#""proto":"unknown""#) == true)
+        let forced = try run("olly-reassemble", ["--proto", "7777=redis"], stdin: data(input))
+        #expect(forced.status == 0 && forced.records.count == 1)
+        #expect(forced.records.first?.contains(#""proto":"redis""#) == true)
+        let config = tempFile("reassemble:\n  proto: 7777=redis, 53=dns\n  idle-timeout: 60\n", suffix: ".yaml")
+        let viaConfig = try run("olly-reassemble", ["--config", config], stdin: data(input))
+        #expect(viaConfig.records == forced.records)
+        for bad in [["--proto", "99999=redis"], ["--proto", "80=gopher"], ["--max-pending", "0"]] {
+            let r = try run("olly-reassemble", bad, stdin: data(input))
+            #expect(r.status == 64 && r.stdout.isEmpty, "\(bad)")
+        }
+        let badConfig = tempFile("reassemble:\n  proto: redis\n", suffix: ".yaml")
+        let r = try run("olly-reassemble", ["--config", badConfig], stdin: data(input))
+        #expect(r.status == 64 && r.stderr.contains("reassemble.proto"))
+    }
+
     /// All five commands in a pipe over the recorded sample, binary in the middle: the
     /// proc record rides through, the three exchanges become three spans.
     @Test func fiveCommandPipeline() throws {
