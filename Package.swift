@@ -42,13 +42,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        // Exchanges into OpenTelemetry spans, per protocol.
-        .target(name: "OllyParse", dependencies: ["OllyNDJSON", "OllyCLI"]),
         // libbpf loader for bpf/olly.bpf.c and the event structs shared with it.
         .target(name: "COllyBPF", linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
         // eBPF capture: events to proc/conn/data records, /proc scanning, the capture loop.
         .target(name: "OllyCapture", dependencies: ["OllyCLI", "OllyNDJSON", "COllyBPF", "COllySupport"]),
-        .executableTarget(name: "olly-capture", dependencies: ["OllyCLI", "OllyCapture"]),
+        // Exchanges into OpenTelemetry spans, per protocol.
+        .target(name: "OllyParse", dependencies: ["OllyNDJSON", "OllyCLI"]),
+        .executableTarget(name: "olly-capture", dependencies: ["OllyCLI", "OllyCapture", "OllyHook"]),
         // Reassembly: connection table, stream order, gaps, limits, protocol detection, and one
         // folder per protocol (framing and pairing) turning data records into exchanges.
         .target(name: "OllyReassembly", dependencies: ["OllyNDJSON"]),
@@ -67,13 +67,17 @@ let package = Package(
             .product(name: "CompressNIO", package: "compress-nio"),
         ]),
         .executableTarget(name: "olly-export", dependencies: ["OllyCLI", "OllyExport"]),
+        // LD_PRELOAD hook capture: the channel layout shared with hook/libolly.c, its reader.
+        .target(name: "COllyHook"),
+        .target(name: "OllyHook", dependencies: ["OllyCLI", "OllyNDJSON", "COllyHook", "COllySupport"]),
         // Benchmark driver for `make bench` (not installed).
         .executableTarget(name: "olly-bench", dependencies: ["OllyNDJSON", "COllySupport"]),
         .testTarget(name: "OllyNDJSONTests", dependencies: ["OllyNDJSON"]),
         .testTarget(name: "OllyCLITests", dependencies: ["OllyCLI", "OllyNDJSON"]),
+        .testTarget(name: "OllyHookTests", dependencies: ["OllyHook", "OllyNDJSON", "COllyHook"]),
         .testTarget(name: "OllyReassemblyTests", dependencies: ["OllyReassembly", "OllyNDJSON"]),
-        .testTarget(name: "OllyExportTests", dependencies: ["OllyExport", "OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyParseTests", dependencies: ["OllyParse", "OllyNDJSON", "OllyCLI"]),
+        .testTarget(name: "OllyExportTests", dependencies: ["OllyExport", "OllyCLI", "OllyNDJSON"]),
         .testTarget(name: "OllyCaptureTests", dependencies: ["OllyCapture", "OllyNDJSON"], exclude: ["Scenarios"]),
     ],
     swiftLanguageModes: [.v6]

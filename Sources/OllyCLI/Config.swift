@@ -57,6 +57,9 @@ public enum ConfigSchema {
             ConfigKey("bpf-object", .string),
             ConfigKey("stats-interval", .int(0...86400)),
             ConfigKey("verbose", .bool),
+            ConfigKey("preload", .bool),
+            ConfigKey("attach", .int(1...Int64(Int32.max))),
+            ConfigKey("hook-library", .string),
         ]),
         ("reassemble", [
             ConfigKey("proto", .string),

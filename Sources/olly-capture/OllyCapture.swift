@@ -1,6 +1,7 @@
 import ArgumentParser
 import OllyCLI
 import OllyCapture
+import OllyHook
 
 @main
 struct OllyCaptureCommand: ParsableCommand {
@@ -51,6 +52,15 @@ struct OllyCaptureCommand: ParsableCommand {
     @Flag(help: "Print libbpf's messages (and the verifier log on a load failure) on stderr.")
     var verbose = false
 
+    @Flag(help: "Capture with the LD_PRELOAD hook library instead of eBPF (no root needed): run the command after -- under libolly.so.")
+    var preload = false
+
+    @Option(help: ArgumentHelp("Capture a running process with the hook library, injected with gdb; until it exits or SIGINT/SIGTERM.", valueName: "pid"))
+    var attach: Int32?
+
+    @Option(name: .customLong("hook-library"), help: ArgumentHelp("The hook library for --preload and --attach. (default: libolly.so beside olly-capture, else in ../lib/olly)", valueName: "file"))
+    var hookLibrary: String?
+
     @Option(help: ArgumentHelp("Replay a recorded capture (NDJSON or binary; - for stdin) instead of capturing live.", valueName: "file"))
     var replay: String?
 
@@ -67,6 +77,9 @@ struct OllyCaptureCommand: ParsableCommand {
         if let r = ringBytes, r < 65536 || r > 1 << 30 { throw ValidationError("--ring-bytes must be between 65536 and 1073741824") }
         if let s = statsInterval, s < 0 || s > 86400 { throw ValidationError("--stats-interval must be between 0 and 86400") }
         if replay != nil && !command.isEmpty { throw ValidationError("--replay and a command to run cannot be combined") }
+        if preload && command.isEmpty { throw ValidationError("--preload needs a command: olly-capture --preload -- CMD [ARG...]") }
+        if let a = attach, a <= 0 { throw ValidationError("--attach \(a): not a process ID") }
+        if attach != nil && (preload || !command.isEmpty || replay != nil) { throw ValidationError("--attach cannot be combined with --preload, --replay or a command") }
     }
 
     func run() throws {
@@ -86,6 +99,9 @@ struct OllyCaptureCommand: ParsableCommand {
                                           inputs: Input.from(files: [replay]), stage: PassThroughStage())
             throw ExitCode(status)
         }
+        if preload || attach != nil || (config.bool("capture", "preload") ?? false) && !command.isEmpty {
+            throw ExitCode(HookCommand.main(options: hookOptions(config), common: common))
+        }
         var cli = CaptureOptions()
         cli.pids = pid
         cli.comm = comm
@@ -104,5 +120,17 @@ struct OllyCaptureCommand: ParsableCommand {
             throw ExitCode(error.status)
         }
         throw ExitCode(LiveCaptureCommand.main(options: options, common: common))
+    }
+
+    /// The options of the hook capture (--preload, --attach), with the config file's.
+    func hookOptions(_ config: Config) -> HookOptions {
+        var h = HookOptions()
+        h.command = command
+        h.attach = attach
+        h.library = hookLibrary ?? config.string("capture", "hook-library")
+        h.unix = unix || (config.bool("capture", "unix") ?? false)
+        h.budget = min(budget ?? config.int("capture", "budget").map(Int.init) ?? h.budget, HookOptions.maxBudget)
+        h.ringBytes = ringBytes ?? config.int("capture", "ring-bytes").map(Int.init) ?? h.ringBytes
+        return h
     }
 }

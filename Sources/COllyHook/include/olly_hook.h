@@ -1,0 +1,1 @@
+../../../hook/olly_hook.h

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# LD_PRELOAD hook overhead, measured in one run (see olly-capture(1), OVERHEAD):
+#   - ns per write() without the library and with it (olly-capture --preload reading
+#     and writing records as fast as it can), for 64 B, 256 B and 4 KiB payloads, to
+#     /dev/null (not a socket: one table load) and to a TCP loopback socket (captured);
+#   - the drop rate when the reader is stopped (SIGSTOP) while the host keeps writing.
+# Usage: bench/hook.sh   (OLLY_BIN_DIR: where olly-capture and libolly.so are; default
+# .build/release; N writes per round, ROUNDS rounds, the median round is reported)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${OLLY_BIN_DIR:-.build/release}
+N=${N:-100000}
+ROUNDS=${ROUNDS:-5}
+SIZES=${SIZES:-64,256,4096}
+out=bench/out
+mkdir -p "$out"
+cc -O2 -pthread -o "$out/bench_write" hook/tests/bench_write.c
+
+plain=$("$out/bench_write" "$N" "$ROUNDS" "$SIZES")
+with=$("$BIN/olly-capture" --preload --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >/dev/null | grep -E '^(devnull|socket) ')
+# Reader stopped: 256 B to the socket; the ring (16 MiB, 32768 slots) fills, the rest drops.
+drop_stats=$(STOP_READER=1 "$BIN/olly-capture" --preload -- "$out/bench_write" "$N" 1 256 2>/dev/null | grep -a -F '"kind":"stats"' | tail -1)
+lost=$(echo "$drop_stats" | sed -E 's/.*"lost_events":([0-9]+).*/\1/')
+events=$(echo "$drop_stats" | sed -E 's/.*"events":([0-9]+).*/\1/')
+
+printf '%-8s %6s %12s %12s %10s\n' target bytes "without ns" "with ns" "delta ns" | tee "$out/hook.txt"
+paste <(echo "$plain") <(echo "$with") | while read -r t s a _ _ b; do
+    printf '%-8s %6s %12.1f %12.1f %+10.1f\n' "$t" "$s" "$a" "$b" "$(echo "$b - $a" | bc -l)"
+done | tee -a "$out/hook.txt"
+echo "reader stopped: $N socket writes of 256 B (and as many /dev/null writes): $lost events dropped and counted, $events delivered; drop rate $(echo "scale=1; 100 * $lost / ($lost + $events)" | bc -l)%" | tee -a "$out/hook.txt"

@@ -1,0 +1,79 @@
+/* ns per write() for the hook benchmark (bench/hook.sh). For each target (/dev/null, a
+ * TCP loopback socket drained by a child with raw read syscalls, so only the writes are
+ * hooked) and each size: ROUNDS rounds of N writes; prints the median ns per write:
+ *   TARGET SIZE NS
+ * With STOP_READER=1 the parent process (olly-capture) is stopped with SIGSTOP during
+ * the measurement and continued afterwards: the ring fills and the rest is dropped. */
+#include "common.h"
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double measure(int fd, size_t size, long n, int rounds)
+{
+	static char buf[65536];
+	memset(buf, 'b', sizeof buf);
+	double r[32];
+	for (int k = 0; k < rounds; k++) {
+		long long t0 = now_ns();
+		for (long i = 0; i < n; i++)
+			if (write(fd, buf, size) != (ssize_t)size)
+				exit(3);
+		r[k] = (double)(now_ns() - t0) / (double)n;
+	}
+	qsort(r, (size_t)rounds, sizeof *r, cmp);
+	return r[rounds / 2];
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 200000;
+	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	const char *sizes = argc > 3 ? argv[3] : "64,256,4096";
+	int stop = getenv("STOP_READER") && getenv("STOP_READER")[0] == '1';
+	int port;
+	int ls = listen_any(&port);
+	int c = dial(port);
+	int one = 1 << 22;
+	setsockopt(c, SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+	int srv = accept(ls, NULL, NULL);
+	pid_t drainer = fork();
+	if (drainer == 0) {
+		static char b[1 << 16];
+		syscall(SYS_close, c);
+		while (syscall(SYS_read, srv, b, sizeof b) > 0) {
+		}
+		_exit(0);
+	}
+	syscall(SYS_close, srv);
+	int null = open("/dev/null", O_WRONLY);
+	if (stop)
+		kill(getppid(), SIGSTOP);
+	char list[256];
+	snprintf(list, sizeof list, "%s", sizes);
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		size_t size = (size_t)atol(tok);
+		printf("devnull %zu %.1f\n", size, measure(null, size, n, rounds));
+		printf("socket %zu %.1f\n", size, measure(c, size, n, rounds));
+		fflush(stdout);
+	}
+	if (stop)
+		kill(getppid(), SIGCONT);
+	close(c);
+	int st;
+	waitpid(drainer, &st, 0);
+	return 0;
+}

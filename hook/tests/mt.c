@@ -1,0 +1,70 @@
+/* 10,000 requests on 32 threads against an echo server on loopback (one thread per
+ * connection). Each request is REQ bytes tagged with its thread and number; the echo
+ * must come back intact. Prints "ok REQUESTS BYTES". */
+#include "common.h"
+
+#define THREADS 32
+#define TOTAL 10000
+#define REQ 100
+
+static int port;
+
+static void *serve(void *arg)
+{
+	int c = (int)(long)arg;
+	char buf[REQ];
+	while (read_full(c, buf, REQ) == 0)
+		if (write_full(c, buf, REQ) < 0)
+			break;
+	close(c);
+	return NULL;
+}
+
+static void *acceptor(void *arg)
+{
+	int s = (int)(long)arg;
+	for (;;) {
+		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		pthread_t t;
+		pthread_create(&t, NULL, serve, (void *)(long)c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static void *client(void *arg)
+{
+	long id = (long)arg;
+	int n = TOTAL / THREADS + (id < TOTAL % THREADS ? 1 : 0);
+	int c = dial(port);
+	char req[REQ], resp[REQ];
+	for (int i = 0; i < n; i++) {
+		memset(req, 'a' + (int)(id % 26), REQ);
+		snprintf(req, REQ, "t%ld r%d ", id, i);
+		if (write_full(c, req, REQ) < 0 || read_full(c, resp, REQ) < 0 || memcmp(req, resp, REQ) != 0) {
+			fprintf(stderr, "bad echo\n");
+			exit(3);
+		}
+	}
+	close(c);
+	return (void *)(long)n;
+}
+
+int main(void)
+{
+	int s = listen_any(&port);
+	pthread_t a, t[THREADS];
+	pthread_create(&a, NULL, acceptor, (void *)(long)s);
+	for (long i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, client, (void *)i);
+	long total = 0;
+	for (int i = 0; i < THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		total += (long)r;
+	}
+	printf("ok %ld %ld\n", total, total * REQ);
+	return 0;
+}
