@@ -11,7 +11,7 @@ what=${1:-test}
 run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
 # Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
 # that the protocol tests drive.
-test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15)
+test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15 gdb gcc)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
