@@ -126,6 +126,11 @@ static inline void stat_add(int i, uint64_t v)
 #define DECL(ret, name, args) static ret(*real_##name) args;
 REALS(DECL)
 
+/* Our own hooks, by hidden aliases: a plain `read` in this library is bound by the
+ * dynamic linker, and once dlopen'ed (--attach) that is libc's read, not ours. */
+#define ALIAS_DECL(ret, name, args) extern ret olly_##name args __attribute__((visibility("hidden")));
+REALS(ALIAS_DECL)
+
 static void *find_real(const char *name, void *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
@@ -144,7 +149,7 @@ static void resolve_all(void)
 	t_guard = 1;
 #define RES(ret, name, args) \
 	if (!real_##name) \
-		__atomic_store_n(&real_##name, (ret(*) args)find_real(#name, (void *)name), __ATOMIC_RELEASE);
+		__atomic_store_n(&real_##name, (ret(*) args)find_real(#name, (void *)olly_##name), __ATOMIC_RELEASE);
 	REALS(RES)
 	t_guard = g;
 }
@@ -188,6 +193,10 @@ EXPORT int SSL_read(SSL *s, void *buf, int num);
 EXPORT int SSL_write(SSL *s, const void *buf, int num);
 EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *n);
 EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *n);
+extern int olly_SSL_read(SSL *, void *, int) __attribute__((visibility("hidden")));
+extern int olly_SSL_write(SSL *, const void *, int) __attribute__((visibility("hidden")));
+extern int olly_SSL_read_ex(SSL *, void *, size_t, size_t *) __attribute__((visibility("hidden")));
+extern int olly_SSL_write_ex(SSL *, const void *, size_t, size_t *) __attribute__((visibility("hidden")));
 
 /* Resolved lazily, exactly once, thread-safely (libssl is loaded by then: its caller
  * linked against it). */
@@ -195,10 +204,10 @@ static void resolve_ssl(void)
 {
 	int g = t_guard;
 	t_guard = 1;
-	real_SSL_read = (int (*)(SSL *, void *, int))find_ssl("SSL_read", (void *)SSL_read);
-	real_SSL_write = (int (*)(SSL *, const void *, int))find_ssl("SSL_write", (void *)SSL_write);
-	real_SSL_read_ex = (int (*)(SSL *, void *, size_t, size_t *))find_ssl("SSL_read_ex", (void *)SSL_read_ex);
-	real_SSL_write_ex = (int (*)(SSL *, const void *, size_t, size_t *))find_ssl("SSL_write_ex", (void *)SSL_write_ex);
+	real_SSL_read = (int (*)(SSL *, void *, int))find_ssl("SSL_read", (void *)olly_SSL_read);
+	real_SSL_write = (int (*)(SSL *, const void *, int))find_ssl("SSL_write", (void *)olly_SSL_write);
+	real_SSL_read_ex = (int (*)(SSL *, void *, size_t, size_t *))find_ssl("SSL_read_ex", (void *)olly_SSL_read_ex);
+	real_SSL_write_ex = (int (*)(SSL *, const void *, size_t, size_t *))find_ssl("SSL_write_ex", (void *)olly_SSL_write_ex);
 	real_SSL_get_fd = (int (*)(const SSL *))find_ssl("SSL_get_fd", NULL);
 	t_guard = g;
 }
@@ -675,6 +684,9 @@ EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
 }
 
 /* _FORTIFY_SOURCE builds call these instead (glibc's bodies call the syscall directly). */
+extern ssize_t olly___read_chk(int, void *, size_t, size_t) __attribute__((visibility("hidden")));
+extern ssize_t olly___recv_chk(int, void *, size_t, size_t, int) __attribute__((visibility("hidden")));
+extern ssize_t olly___recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *) __attribute__((visibility("hidden")));
 static ssize_t (*real___read_chk)(int, void *, size_t, size_t);
 static ssize_t (*real___recv_chk)(int, void *, size_t, size_t, int);
 static ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
@@ -684,7 +696,7 @@ static ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct s
 		if (UNLIKELY(!real_##name)) { \
 			int g_ = t_guard; \
 			t_guard = 1; \
-			__atomic_store_n(&real_##name, (__typeof__(real_##name))find_real(#name, (void *)name), __ATOMIC_RELEASE); \
+			__atomic_store_n(&real_##name, (__typeof__(real_##name))find_real(#name, (void *)olly_##name), __ATOMIC_RELEASE); \
 			t_guard = g_; \
 			if (!real_##name) { \
 				errno = ENOSYS; \
@@ -1047,15 +1059,15 @@ struct hook_name {
 };
 
 static const struct hook_name g_hooks[] = {
-	{"read", (void *)read}, {"write", (void *)write}, {"send", (void *)send}, {"recv", (void *)recv},
-	{"sendto", (void *)sendto}, {"recvfrom", (void *)recvfrom}, {"sendmsg", (void *)sendmsg},
-	{"recvmsg", (void *)recvmsg}, {"readv", (void *)readv}, {"writev", (void *)writev},
-	{"sendfile", (void *)sendfile}, {"sendfile64", (void *)sendfile}, {"connect", (void *)connect},
-	{"accept", (void *)accept}, {"accept4", (void *)accept4}, {"close", (void *)close},
-	{"socket", (void *)socket}, {"dup", (void *)dup}, {"dup2", (void *)dup2}, {"dup3", (void *)dup3},
-	{"fork", (void *)fork}, {"__read_chk", (void *)__read_chk}, {"__recv_chk", (void *)__recv_chk},
-	{"__recvfrom_chk", (void *)__recvfrom_chk}, {"SSL_read", (void *)SSL_read}, {"SSL_write", (void *)SSL_write},
-	{"SSL_read_ex", (void *)SSL_read_ex}, {"SSL_write_ex", (void *)SSL_write_ex},
+	{"read", (void *)olly_read}, {"write", (void *)olly_write}, {"send", (void *)olly_send}, {"recv", (void *)olly_recv},
+	{"sendto", (void *)olly_sendto}, {"recvfrom", (void *)olly_recvfrom}, {"sendmsg", (void *)olly_sendmsg},
+	{"recvmsg", (void *)olly_recvmsg}, {"readv", (void *)olly_readv}, {"writev", (void *)olly_writev},
+	{"sendfile", (void *)olly_sendfile}, {"sendfile64", (void *)olly_sendfile}, {"connect", (void *)olly_connect},
+	{"accept", (void *)olly_accept}, {"accept4", (void *)olly_accept4}, {"close", (void *)olly_close},
+	{"socket", (void *)olly_socket}, {"dup", (void *)olly_dup}, {"dup2", (void *)olly_dup2}, {"dup3", (void *)olly_dup3},
+	{"fork", (void *)olly_fork}, {"__read_chk", (void *)olly___read_chk}, {"__recv_chk", (void *)olly___recv_chk},
+	{"__recvfrom_chk", (void *)olly___recvfrom_chk}, {"SSL_read", (void *)olly_SSL_read}, {"SSL_write", (void *)olly_SSL_write},
+	{"SSL_read_ex", (void *)olly_SSL_read_ex}, {"SSL_write_ex", (void *)olly_SSL_write_ex},
 };
 
 static int g_patched;
@@ -1163,3 +1175,33 @@ EXPORT int olly_detach(void)
 	__atomic_store_n(&g_enabled, 0, __ATOMIC_RELEASE);
 	return 0;
 }
+
+/* The hidden aliases declared above. */
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+__typeof__(read) olly_read __attribute__((alias("read")));
+__typeof__(write) olly_write __attribute__((alias("write")));
+__typeof__(send) olly_send __attribute__((alias("send")));
+__typeof__(recv) olly_recv __attribute__((alias("recv")));
+__typeof__(sendto) olly_sendto __attribute__((alias("sendto")));
+__typeof__(recvfrom) olly_recvfrom __attribute__((alias("recvfrom")));
+__typeof__(sendmsg) olly_sendmsg __attribute__((alias("sendmsg")));
+__typeof__(recvmsg) olly_recvmsg __attribute__((alias("recvmsg")));
+__typeof__(readv) olly_readv __attribute__((alias("readv")));
+__typeof__(writev) olly_writev __attribute__((alias("writev")));
+__typeof__(sendfile) olly_sendfile __attribute__((alias("sendfile")));
+__typeof__(connect) olly_connect __attribute__((alias("connect")));
+__typeof__(accept) olly_accept __attribute__((alias("accept")));
+__typeof__(accept4) olly_accept4 __attribute__((alias("accept4")));
+__typeof__(close) olly_close __attribute__((alias("close")));
+__typeof__(socket) olly_socket __attribute__((alias("socket")));
+__typeof__(dup) olly_dup __attribute__((alias("dup")));
+__typeof__(dup2) olly_dup2 __attribute__((alias("dup2")));
+__typeof__(dup3) olly_dup3 __attribute__((alias("dup3")));
+__typeof__(fork) olly_fork __attribute__((alias("fork")));
+__typeof__(SSL_read) olly_SSL_read __attribute__((alias("SSL_read")));
+__typeof__(SSL_write) olly_SSL_write __attribute__((alias("SSL_write")));
+__typeof__(SSL_read_ex) olly_SSL_read_ex __attribute__((alias("SSL_read_ex")));
+__typeof__(SSL_write_ex) olly_SSL_write_ex __attribute__((alias("SSL_write_ex")));
+__typeof__(__read_chk) olly___read_chk __attribute__((alias("__read_chk")));
+__typeof__(__recv_chk) olly___recv_chk __attribute__((alias("__recv_chk")));
+__typeof__(__recvfrom_chk) olly___recvfrom_chk __attribute__((alias("__recvfrom_chk")));
