@@ -812,6 +812,64 @@ EXPORT int close(int fd)
 	return real_close(fd);
 }
 
+/* A descriptor from open() is never a socket: it replaces whatever the number meant (a
+ * socket closed behind the library's back, e.g. by a raw close syscall). */
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+extern int olly_open(const char *, int, ...) __attribute__((visibility("hidden")));
+extern int olly_open64(const char *, int, ...) __attribute__((visibility("hidden")));
+extern int olly_openat(int, const char *, int, ...) __attribute__((visibility("hidden")));
+extern int olly_openat64(int, const char *, int, ...) __attribute__((visibility("hidden")));
+static open_fn real_open, real_open64;
+static openat_fn real_openat, real_openat64;
+
+#define OPEN_MODE(flags) \
+	mode_t mode = 0; \
+	if ((flags) & (O_CREAT | __O_TMPFILE)) { \
+		va_list ap; \
+		va_start(ap, flags); \
+		mode = (mode_t)va_arg(ap, int); \
+		va_end(ap); \
+	}
+
+static int after_open(int r)
+{
+	if (r >= 0) {
+		int saved = errno;
+		forget(r, K_IGNORED);
+		errno = saved;
+	}
+	return r;
+}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	OPEN_MODE(flags);
+	REAL_CHK(open);
+	return after_open(real_open(path, flags, mode));
+}
+
+EXPORT int open64(const char *path, int flags, ...)
+{
+	OPEN_MODE(flags);
+	REAL_CHK(open64);
+	return after_open(real_open64(path, flags, mode));
+}
+
+EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	OPEN_MODE(flags);
+	REAL_CHK(openat);
+	return after_open(real_openat(dir, path, flags, mode));
+}
+
+EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	OPEN_MODE(flags);
+	REAL_CHK(openat64);
+	return after_open(real_openat64(dir, path, flags, mode));
+}
+
 EXPORT int socket(int d, int t, int p)
 {
 	REAL(socket);
@@ -1066,7 +1124,8 @@ static const struct hook_name g_hooks[] = {
 	{"accept", (void *)olly_accept}, {"accept4", (void *)olly_accept4}, {"close", (void *)olly_close},
 	{"socket", (void *)olly_socket}, {"dup", (void *)olly_dup}, {"dup2", (void *)olly_dup2}, {"dup3", (void *)olly_dup3},
 	{"fork", (void *)olly_fork}, {"__read_chk", (void *)olly___read_chk}, {"__recv_chk", (void *)olly___recv_chk},
-	{"__recvfrom_chk", (void *)olly___recvfrom_chk}, {"SSL_read", (void *)olly_SSL_read}, {"SSL_write", (void *)olly_SSL_write},
+	{"__recvfrom_chk", (void *)olly___recvfrom_chk}, {"open", (void *)olly_open}, {"open64", (void *)olly_open64},
+	{"openat", (void *)olly_openat}, {"openat64", (void *)olly_openat64}, {"SSL_read", (void *)olly_SSL_read}, {"SSL_write", (void *)olly_SSL_write},
 	{"SSL_read_ex", (void *)olly_SSL_read_ex}, {"SSL_write_ex", (void *)olly_SSL_write_ex},
 };
 
@@ -1205,3 +1264,7 @@ __typeof__(SSL_write_ex) olly_SSL_write_ex __attribute__((alias("SSL_write_ex"))
 __typeof__(__read_chk) olly___read_chk __attribute__((alias("__read_chk")));
 __typeof__(__recv_chk) olly___recv_chk __attribute__((alias("__recv_chk")));
 __typeof__(__recvfrom_chk) olly___recvfrom_chk __attribute__((alias("__recvfrom_chk")));
+__typeof__(open) olly_open __attribute__((alias("open")));
+__typeof__(open64) olly_open64 __attribute__((alias("open64")));
+__typeof__(openat) olly_openat __attribute__((alias("openat")));
+__typeof__(openat64) olly_openat64 __attribute__((alias("openat64")));
