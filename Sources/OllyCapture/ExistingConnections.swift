@@ -1,3 +1,4 @@
+import OllyNDJSON
 /// TCP connections open before capture started, found from /proc/PID/net/tcp{,6} (the
 /// process's network namespace) and the socket inodes in /proc/PID/fd.
 public struct ExistingConnection: Sendable, Equatable {

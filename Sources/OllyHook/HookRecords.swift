@@ -56,9 +56,9 @@ public struct HookRecordMaker {
             } else {
                 r.role = c.role == 1 ? .client : c.role == 2 ? .server : .unknown
                 r.family = c.family == 10 ? .inet6 : c.family == 1 ? .unix : .inet
-                r.laddr = HookAddress.string(family: c.family, addr: c.laddr, port: c.lport)
+                r.laddr = Address.string(family: c.family, addr: c.laddr, port: c.lport)
                 let noPeer = c.raddr.allSatisfy { $0 == 0 } && c.rport == 0
-                r.raddr = noPeer ? nil : HookAddress.string(family: c.family, addr: c.raddr, port: c.rport)
+                r.raddr = noPeer ? nil : Address.string(family: c.family, addr: c.raddr, port: c.rport)
                 if conns.count >= Self.maxConns, let k = conns.keys.first { conns.removeValue(forKey: k) }
                 conns[c.cid] = (r.role, r.family)
             }

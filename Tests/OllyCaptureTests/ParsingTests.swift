@@ -1,3 +1,4 @@
+import OllyNDJSON
 import Testing
 @testable import OllyCapture
 

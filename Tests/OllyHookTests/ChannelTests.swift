@@ -87,9 +87,9 @@ func decode(_ b: [UInt8]) -> HookEntry? { b.withUnsafeBytes { HookEntry.decode($
     }
 
     @Test func addresses() {
-        #expect(HookAddress.string(family: 2, addr: [127, 0, 0, 1] + [UInt8](repeating: 0, count: 12), port: 80) == "127.0.0.1:80")
-        #expect(HookAddress.string(family: 10, addr: [UInt8](repeating: 0, count: 15) + [1], port: 443) == "[::1]:443")
-        #expect(HookAddress.string(family: 10, addr: [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1], port: 8) == "[::ffff:10.0.0.1]:8")
-        #expect(HookAddress.string(family: 1, addr: [], port: 0) == nil)
+        #expect(Address.string(family: 2, addr: [127, 0, 0, 1] + [UInt8](repeating: 0, count: 12), port: 80) == "127.0.0.1:80")
+        #expect(Address.string(family: 10, addr: [UInt8](repeating: 0, count: 15) + [1], port: 443) == "[::1]:443")
+        #expect(Address.string(family: 10, addr: [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1], port: 8) == "[::ffff:10.0.0.1]:8")
+        #expect(Address.string(family: 1, addr: [], port: 0) == nil)
     }
 }
