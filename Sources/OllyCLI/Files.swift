@@ -19,6 +19,21 @@ func readFile(_ path: String) -> String? {
     return String(validating: bytes, as: UTF8.self)
 }
 
-func errnoDescription(_ e: Int32) -> String {
+/// The text of an errno value, for diagnostics.
+public func errnoDescription(_ e: Int32) -> String {
     String(cString: strerror(e))
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: deadlines and intervals.
+public func monotonicNS() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+}
+
+/// CLOCK_REALTIME in nanoseconds since the Unix epoch: record timestamps of live capture.
+public func realtimeNS() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_REALTIME, &t)
+    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
 }

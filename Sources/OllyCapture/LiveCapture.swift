@@ -560,18 +560,5 @@ func pipeCloexec(_ fds: inout [Int32]) -> Bool {
     return true
 }
 
-func errnoDescription(_ e: Int32) -> String {
-    String(cString: strerror(e))
-}
 
-func monotonicNS() -> Int64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
-}
 
-func realtimeNS() -> Int64 {
-    var t = timespec()
-    clock_gettime(CLOCK_REALTIME, &t)
-    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
-}

@@ -52,17 +52,7 @@ func absolute(_ path: String) -> String {
     return String(cString: cwd) + "/" + path
 }
 
-func monotonicNS() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
-}
 
-func realtimeNS() -> Int64 {
-    var t = timespec()
-    clock_gettime(CLOCK_REALTIME, &t)
-    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
-}
 
 /// The hook capture: makes the private channel, runs the command under libolly.so (or
 /// injects it into a running process), and turns what arrives into records. One thread.
@@ -180,7 +170,7 @@ public final class HookCapture {
         guard let reader else { return ExitStatus.failure }
         var status = ExitStatus.success
         var childDone = false
-        var drainDeadline: UInt64 = 0
+        var drainDeadline: Int64 = 0
         var forwarded = false
         do throws(WriteFailure) {
             while true {
@@ -245,7 +235,7 @@ public final class HookCapture {
         var n = 0
         var p: UnsafePointer<UInt8>?
         var size: UInt32 = 0
-        let now = monotonicNS()
+        let now = UInt64(monotonicNS())
         while n < 65536 {
             let r = olly_reader_next(reader, &p, &size, now)
             if r == 0 { break }
