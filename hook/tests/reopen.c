@@ -8,6 +8,9 @@
 #define THREADS 4
 #define PER 300
 static int port;
+/* connections whose receiving end has read to EOF: main waits for all of them, so the
+ * process never exits while a receiving end still has unread bytes */
+static int drained;
 
 static void *drain(void *arg)
 {
@@ -16,6 +19,7 @@ static void *drain(void *arg)
 	while (read(c, buf, sizeof buf) > 0) {
 	}
 	close(c);
+	__atomic_add_fetch(&drained, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -72,7 +76,15 @@ int main(void)
 		pthread_create(&t[i], NULL, worker, (void *)i);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	usleep(100000);
+	/* three connections per iteration (conn, d, e); bounded wait */
+	int want = 3 * THREADS * PER;
+	for (int i = 0; i < 60000 && __atomic_load_n(&drained, __ATOMIC_ACQUIRE) < want; i++)
+		usleep(1000);
+	int got = __atomic_load_n(&drained, __ATOMIC_ACQUIRE);
+	if (got < want) {
+		fprintf(stderr, "only %d of %d connections drained\n", got, want);
+		return 1;
+	}
 	printf("ok\n");
 	return 0;
 }
