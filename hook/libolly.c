@@ -67,6 +67,31 @@ static TLS pid_t t_tid;
 static TLS int t_ssl_depth;    /* inside SSL_read/SSL_write: raw data is not reported */
 static TLS int t_ssl_fd;       /* the socket the SSL call used */
 
+/* Data calls of this thread between their syscall and the moment they take their stream
+ * offset. A signal handler that does I/O on the same fd and direction in that window
+ * (typically: the signal is delivered as the interrupted syscall returns) comes after
+ * the interrupted call in the stream, so its entry is written but committed only once
+ * the interrupted call has taken its offset, with the next one. Kept small: this is
+ * initial-exec TLS, which --attach takes from the static TLS surplus. */
+#define OLLY_FRAMES 3
+#define OLLY_DEFERRED 6
+#define FR_OPEN 0x80000000u
+struct deferred {
+	uint64_t pos;
+	uint32_t len;
+	uint16_t k;
+	uint16_t idx;
+};
+struct frame {
+	int fd;
+	uint32_t idx;            /* offset slot: dir (+ 2 for tls) */
+	uint32_t state;          /* FR_OPEN | number of deferred entries */
+	uint32_t _pad;
+	struct deferred def[OLLY_DEFERRED];
+};
+static TLS struct frame t_frames[OLLY_FRAMES];
+static TLS int t_depth;
+
 /* ---------- per-fd table ----------
  * word: bits 0-39 cid, 40-43 kind, 48-63 generation. */
 #define OLLY_MAXFD 65536
@@ -489,8 +514,45 @@ struct src {
 	int iovcnt;
 };
 
-/* Reports `len` bytes moved on fd (word w0 read before the call). */
-static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *src, uint64_t len)
+/* Takes the stream offset of an entry written at pos and commits it. */
+static void entry_place(uint64_t cid, uint32_t idx, uint64_t pos, uint32_t k, uint64_t len)
+{
+	struct olly_conn_slot *c = conn_slot(cid);
+	uint64_t off = __atomic_fetch_add(&c->off[idx], len, __ATOMIC_RELAXED);
+	memcpy(slot_ptr(pos) + __builtin_offsetof(struct olly_hook_entry, off), &off, sizeof off);
+	ring_commit(pos, k);
+}
+
+/* An open frame of an interrupted call of this thread on the same fd and offset slot,
+ * below the frame `below`; NULL when none. */
+static struct frame *interrupted(int fd, uint32_t idx, int below)
+{
+	for (int i = below; i-- > 0;) {
+		struct frame *f = &t_frames[i];
+		if (f->fd == fd && f->idx == idx && (__atomic_load_n(&f->state, __ATOMIC_RELAXED) & FR_OPEN))
+			return f;
+	}
+	return NULL;
+}
+
+/* Adds an entry to the frame's deferred ones; 0 when the frame is closed or full. */
+static int defer_to(struct frame *f, uint64_t pos, uint32_t k, uint64_t len, uint32_t idx)
+{
+	uint32_t st = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+	uint32_t n = st & ~FR_OPEN;
+	if (!(st & FR_OPEN) || n >= OLLY_DEFERRED)
+		return 0;
+	f->def[n] = (struct deferred){.pos = pos, .len = (uint32_t)len, .k = (uint16_t)k, .idx = (uint16_t)idx};
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* same thread: the frame's owner cannot run until this handler returns */
+	__atomic_store_n(&f->state, st + 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/* Reports `len` bytes moved on fd (word w0 read before the call). `self` is the frame of
+ * this call (-1 when it has none); the entry is deferred behind an interrupted call of
+ * the same stream, if any. */
+static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *src, uint64_t len, int self)
 {
 	if (fd < 0 || fd >= OLLY_MAXFD || len == 0)
 		return;
@@ -509,13 +571,15 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 		stat_add(OLLY_HS_EVICTED, 1);
 		return;
 	}
-	uint64_t off = __atomic_fetch_add(&c->off[(in ? 1 : 0) + (tls ? 2 : 0)], len, __ATOMIC_RELAXED);
+	uint32_t idx = (in ? 1 : 0) + (tls ? 2 : 0);
 	uint32_t cap = len < g_budget ? (uint32_t)len : g_budget;
 	if (!src->buf && !src->iov)
 		cap = 0; /* sendfile: not seen */
 	uint32_t k = (OLLY_ENTRY_BYTES + cap + OLLY_SLOT - 1) / OLLY_SLOT;
 	uint64_t pos = ring_reserve(k);
 	if (pos == UINT64_MAX) {
+		/* the bytes still advance the stream: the reader sees a gap where they were */
+		__atomic_fetch_add(&c->off[idx], len, __ATOMIC_RELAXED);
 		stat_add(OLLY_HS_DROPPED, 1);
 		stat_add(OLLY_HS_DROPPED_BYTES, len);
 		return;
@@ -524,7 +588,6 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 	entry_init(&e, OLLY_HOOK_DATA, k);
 	e.flags = (in ? OLLY_HF_IN : 0) | (tls ? OLLY_HF_TLS : 0);
 	e.cid = cid;
-	e.off = off;
 	e.fd = fd;
 	e.len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	e.cap = cap;
@@ -540,7 +603,39 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 			at += n;
 		}
 	}
-	ring_commit(pos, k);
+	if (!tls && len <= UINT32_MAX) {
+		struct frame *f = interrupted(fd, idx, self < 0 ? t_depth : self);
+		if (f) {
+			if (defer_to(f, pos, k, len, idx))
+				return;
+			stat_add(OLLY_HS_UNORDERED, 1);
+		}
+	}
+	entry_place(cid, idx, pos, k, len);
+}
+
+/* Closes this call's frame: the entries deferred behind it take their offsets, in the
+ * order their calls ran, then the frame is popped. */
+static void frame_close(int self)
+{
+	struct frame *f = &t_frames[self];
+	uint32_t done = 0;
+	for (;;) {
+		uint32_t st = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+		uint32_t n = st & ~FR_OPEN;
+		if (done == n) {
+			/* a handler between the load and this CAS defers one more: go round again */
+			if (__atomic_compare_exchange_n(&f->state, &st, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				break;
+			continue;
+		}
+		struct deferred d = f->def[done++];
+		uint64_t cid;
+		memcpy(&cid, slot_ptr(d.pos) + __builtin_offsetof(struct olly_hook_entry, cid), sizeof cid);
+		entry_place(cid, d.idx, d.pos, d.k, d.len);
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t_depth = self;
 }
 
 /* Raw bytes an SSL call moved on its socket: not reported (the plaintext is), but they
@@ -557,14 +652,25 @@ static void skip_raw(int fd, uint64_t w0, int in, uint64_t len)
 
 /* The common shape of a data hook. `w0` is read before the call; fds known to be of no
  * interest cost one load. Inside SSL calls the raw bytes are not reported (the
- * plaintext is), only the socket is noted. */
-#define PRE(fd) \
+ * plaintext is), only the socket is noted. A tracked call opens a frame (see
+ * t_frames) just before the syscall and closes it once its offset is taken. */
+#define PRE(FD, IN) \
 	uint64_t w0 = 0; \
-	int track = active() && (fd) >= 0 && (fd) < OLLY_MAXFD; \
+	int self_ = -1; \
+	int track = active() && (FD) >= 0 && (FD) < OLLY_MAXFD; \
 	if (track) { \
-		w0 = fd_load(fd); \
-		if (W_KIND(w0) == K_IGNORED) \
+		w0 = fd_load(FD); \
+		if (W_KIND(w0) == K_IGNORED) { \
 			track = 0; \
+		} else if (t_depth < OLLY_FRAMES) { \
+			struct frame *f_ = &t_frames[t_depth]; \
+			f_->fd = (FD); \
+			f_->idx = (IN); \
+			f_->state = FR_OPEN; \
+			__atomic_signal_fence(__ATOMIC_SEQ_CST); \
+			self_ = t_depth++; \
+			__atomic_signal_fence(__ATOMIC_SEQ_CST); \
+		} \
 	}
 
 #define POST(fd, r, in, SRC) \
@@ -576,11 +682,14 @@ static void skip_raw(int fd, uint64_t w0, int in, uint64_t len)
 			skip_raw((fd), w0, (in), (uint64_t)(r)); \
 			t_guard = 0; \
 		} else { \
-			t_guard = 1; \
 			struct src s_ = SRC; \
-			emit_data((fd), w0, (in), 0, &s_, (uint64_t)(r)); \
-			t_guard = 0; \
+			emit_data((fd), w0, (in), 0, &s_, (uint64_t)(r), self_); \
 		} \
+		errno = saved_; \
+	} \
+	if (self_ >= 0) { \
+		int saved_ = errno; \
+		frame_close(self_); \
 		errno = saved_; \
 	}
 
@@ -590,7 +699,7 @@ static void skip_raw(int fd, uint64_t w0, int in, uint64_t len)
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	REAL(write);
-	PRE(fd);
+	PRE(fd, 0);
 	ssize_t r = real_write(fd, buf, n);
 	POST(fd, r, 0, BUF(buf));
 	return r;
@@ -599,7 +708,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	REAL(read);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real_read(fd, buf, n);
 	POST(fd, r, 1, BUF(buf));
 	return r;
@@ -608,7 +717,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	REAL(send);
-	PRE(fd);
+	PRE(fd, 0);
 	ssize_t r = real_send(fd, buf, n, flags);
 	POST(fd, r, 0, BUF(buf));
 	return r;
@@ -617,7 +726,7 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	REAL(recv);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real_recv(fd, buf, n, flags);
 	if (flags & MSG_PEEK)
 		track = 0;
@@ -628,7 +737,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
 {
 	REAL(sendto);
-	PRE(fd);
+	PRE(fd, 0);
 	ssize_t r = real_sendto(fd, buf, n, flags, a, al);
 	POST(fd, r, 0, BUF(buf));
 	return r;
@@ -637,7 +746,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
 {
 	REAL(recvfrom);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real_recvfrom(fd, buf, n, flags, a, al);
 	if (flags & MSG_PEEK)
 		track = 0;
@@ -648,7 +757,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	REAL(sendmsg);
-	PRE(fd);
+	PRE(fd, 0);
 	ssize_t r = real_sendmsg(fd, m, flags);
 	POST(fd, r, 0, IOV(m->msg_iov, (int)m->msg_iovlen));
 	return r;
@@ -657,7 +766,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	REAL(recvmsg);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real_recvmsg(fd, m, flags);
 	if (flags & MSG_PEEK)
 		track = 0;
@@ -668,7 +777,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 EXPORT ssize_t readv(int fd, const struct iovec *v, int n)
 {
 	REAL(readv);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real_readv(fd, v, n);
 	POST(fd, r, 1, IOV(v, n));
 	return r;
@@ -677,7 +786,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *v, int n)
 EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
 {
 	REAL(writev);
-	PRE(fd);
+	PRE(fd, 0);
 	ssize_t r = real_writev(fd, v, n);
 	POST(fd, r, 0, IOV(v, n));
 	return r;
@@ -708,7 +817,7 @@ static ssize_t (*real___recvfrom_chk)(int, void *, size_t, size_t, int, struct s
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	REAL_CHK(__read_chk);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real___read_chk(fd, buf, n, buflen);
 	POST(fd, r, 1, BUF(buf));
 	return r;
@@ -717,7 +826,7 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
 	REAL_CHK(__recv_chk);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real___recv_chk(fd, buf, n, buflen, flags);
 	if (flags & MSG_PEEK)
 		track = 0;
@@ -728,7 +837,7 @@ EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a, socklen_t *al)
 {
 	REAL_CHK(__recvfrom_chk);
-	PRE(fd);
+	PRE(fd, 1);
 	ssize_t r = real___recvfrom_chk(fd, buf, n, buflen, flags, a, al);
 	if (flags & MSG_PEEK)
 		track = 0;
@@ -741,7 +850,7 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int fl
 EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
 {
 	REAL(sendfile);
-	PRE(out);
+	PRE(out, 0);
 	ssize_t r = real_sendfile(out, in, offset, n);
 	POST(out, r, 0, BUF(NULL));
 	return r;
@@ -993,7 +1102,7 @@ static void ssl_report(SSL *s, int in, const void *buf, size_t n)
 		return;
 	t_guard = 1;
 	struct src src = BUF(buf);
-	emit_data(fd, fd_load(fd), in, 1, &src, n);
+	emit_data(fd, fd_load(fd), in, 1, &src, n, -1);
 	t_guard = 0;
 }
 

@@ -69,6 +69,7 @@ enum olly_hook_stat {
 	OLLY_HS_EVICTED = 4,       /* data of a connection whose shared slot was taken by a newer one */
 	OLLY_HS_BIGFD = 5,         /* calls on fds beyond the per-process table */
 	OLLY_HS_EVENTS = 6,        /* events committed */
+	OLLY_HS_UNORDERED = 7,     /* signal-handler calls placed before the call they interrupted */
 	OLLY_HS_NR = 16,
 };
 

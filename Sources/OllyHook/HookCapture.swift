@@ -270,6 +270,7 @@ public final class HookCapture {
         c.append(("abandoned_slots", Int64(olly_reader_abandoned(reader))))
         c.append(("late_commits", s(OLLY_HS_LATE)))
         c.append(("raced_calls", s(OLLY_HS_RACED)))
+        c.append(("unordered_calls", s(OLLY_HS_UNORDERED)))
         c.append(("evicted_conns", s(OLLY_HS_EVICTED)))
         c.append(("untracked_fds", s(OLLY_HS_BIGFD)))
         c.append(("captured_bytes", maker.capturedBytes))

@@ -169,9 +169,14 @@ func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) ->
         if f.count == 4, let sent = Int(f[1]) {
             #expect(c.stream(cid: p.client, dir: "out")?.count == sent)
         }
-        // Offsets are taken after the call returns: a handler that runs between the
-        // main thread's write and that moment gets the earlier offset.
-        withKnownIssue("a signal handler's write can be ordered before the write it interrupted", isIntermittent: true) {
+        // A handler's entry waits until the call it interrupted has taken its offset
+        // (hook/libolly.c, t_frames). What remains ambiguous to any hook: a handler that
+        // runs while a blocking write is restarted by the kernel (SA_RESTART, nothing
+        // moved yet) really went first but is placed after (seen in about 1 run of 4 on
+        // 2 loaded cores, one or two 4-byte writes of ~300 misplaced; before the frames,
+        // ~200 of ~300 were, in every run).
+        #expect(c.stats["unordered_calls"] != nil, "reported")
+        withKnownIssue("a handler's write during a restarted blocking write is placed after it", isIntermittent: true) {
             expectMirrored(c, p)
         }
     }
