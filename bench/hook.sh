@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # LD_PRELOAD hook overhead, measured in one run (see olly-capture(1), OVERHEAD):
-#   - ns per write() without the library and with it (olly-capture --preload reading
+#   - ns per write() (wall clock, and the writing thread's CPU time, which leaves out
+#     waiting for a core the reader holds) without the library and with it (olly-capture --preload reading
 #     and writing records as fast as it can), for 64 B, 256 B and 4 KiB payloads, to
 #     /dev/null (not a socket: one table load) and to a TCP loopback socket (captured);
 #   - the drop rate when the reader is stopped (SIGSTOP) while the host keeps writing.
@@ -17,14 +18,20 @@ mkdir -p "$out"
 cc -O2 -pthread -o "$out/bench_write" hook/tests/bench_write.c
 
 plain=$("$out/bench_write" "$N" "$ROUNDS" "$SIZES")
-with=$("$BIN/olly-capture" --preload --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >/dev/null | grep -E '^(devnull|socket) ')
+with=$("$BIN/olly-capture" --preload --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >"$out/hook-with.bin" | grep -E '^(devnull|socket) ')
+with_stats=$("$BIN/olly-parse" --format ndjson "$out/hook-with.bin" | grep -a -F '"stage":"olly-capture"' | tail -1)
+with_lost=$(echo "$with_stats" | sed -E 's/.*"lost_events":([0-9]+).*/\1/')
+rm -f "$out/hook-with.bin"
 # Reader stopped: 256 B to the socket; the ring (16 MiB, 32768 slots) fills, the rest drops.
 drop_stats=$(STOP_READER=1 "$BIN/olly-capture" --preload -- "$out/bench_write" "$N" 1 256 2>/dev/null | grep -a -F '"kind":"stats"' | tail -1)
 lost=$(echo "$drop_stats" | sed -E 's/.*"lost_events":([0-9]+).*/\1/')
 events=$(echo "$drop_stats" | sed -E 's/.*"events":([0-9]+).*/\1/')
 
-printf '%-8s %6s %12s %12s %10s\n' target bytes "without ns" "with ns" "delta ns" | tee "$out/hook.txt"
-paste <(echo "$plain") <(echo "$with") | while read -r t s a _ _ b; do
-    printf '%-8s %6s %12.1f %12.1f %+10.1f\n' "$t" "$s" "$a" "$b" "$(echo "$b - $a" | bc -l)"
+printf '%-8s %6s %10s %10s %9s %10s %10s %9s\n' target bytes "wall w/o" "wall with" "delta" "cpu w/o" "cpu with" "delta" | tee "$out/hook.txt"
+paste <(echo "$plain") <(echo "$with") | while read -r t s a ac _ _ b bc_; do
+    printf '%-8s %6s %10.1f %10.1f %+9.1f %10.1f %10.1f %+9.1f\n' "$t" "$s" "$a" "$b" "$(echo "$b - $a" | bc -l)" \
+        "$ac" "$bc_" "$(echo "$bc_ - $ac" | bc -l)"
 done | tee -a "$out/hook.txt"
+echo "reader keeping up: $with_lost events dropped in the measured run" | tee -a "$out/hook.txt"
+echo "ns per write(): wall clock, and the writing thread's own CPU time (user + system), median of $ROUNDS rounds of $N" | tee -a "$out/hook.txt"
 echo "reader stopped: $N socket writes of 256 B (and as many /dev/null writes): $lost events dropped and counted, $events delivered; drop rate $(echo "scale=1; 100 * $lost / ($lost + $events)" | bc -l)%" | tee -a "$out/hook.txt"

@@ -1,7 +1,9 @@
 /* ns per write() for the hook benchmark (bench/hook.sh). For each target (/dev/null, a
  * TCP loopback socket drained by a child with raw read syscalls, so only the writes are
- * hooked) and each size: ROUNDS rounds of N writes; prints the median ns per write:
- *   TARGET SIZE NS
+ * hooked) and each size: ROUNDS rounds of N writes; prints the median ns per write,
+ * wall-clock and this thread's CPU time (user + system; what the calls cost the thread,
+ * without time spent waiting for a core that the reader or the drainer holds):
+ *   TARGET SIZE WALL_NS CPU_NS
  * With STOP_READER=1 the parent process (olly-capture) is stopped with SIGSTOP during
  * the measurement and continued afterwards: the ring fills and the rest is dropped. */
 #include "common.h"
@@ -9,10 +11,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-static long long now_ns(void)
+static long long clock_ns(clockid_t id)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(id, &t);
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
@@ -22,20 +24,24 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double measure(int fd, size_t size, long n, int rounds)
+static void measure(const char *name, int fd, size_t size, long n, int rounds)
 {
 	static char buf[65536];
 	memset(buf, 'b', sizeof buf);
-	double r[32];
+	double r[32], c[32];
+	if (rounds > 32)
+		rounds = 32;
 	for (int k = 0; k < rounds; k++) {
-		long long t0 = now_ns();
+		long long t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		for (long i = 0; i < n; i++)
 			if (write(fd, buf, size) != (ssize_t)size)
 				exit(3);
-		r[k] = (double)(now_ns() - t0) / (double)n;
+		r[k] = (double)(clock_ns(CLOCK_MONOTONIC) - t0) / (double)n;
+		c[k] = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)n;
 	}
 	qsort(r, (size_t)rounds, sizeof *r, cmp);
-	return r[rounds / 2];
+	qsort(c, (size_t)rounds, sizeof *c, cmp);
+	printf("%s %zu %.1f %.1f\n", name, size, r[rounds / 2], c[rounds / 2]);
 }
 
 int main(int argc, char **argv)
@@ -66,8 +72,8 @@ int main(int argc, char **argv)
 	snprintf(list, sizeof list, "%s", sizes);
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
 		size_t size = (size_t)atol(tok);
-		printf("devnull %zu %.1f\n", size, measure(null, size, n, rounds));
-		printf("socket %zu %.1f\n", size, measure(c, size, n, rounds));
+		measure("devnull", null, size, n, rounds);
+		measure("socket", c, size, n, rounds);
 		fflush(stdout);
 	}
 	if (stop)
