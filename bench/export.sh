@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Export benchmark (make bench-export): spans/s from olly-export to a local OTLP receiver
 # over gRPC and over HTTP (protobuf), at batch sizes 512 and 8192, in one run, beside
-# olly-export without a destination (decoding and pass-through only) on the same input.
+# olly-export without a destination (decoding and pass-through only) on the same input, with
+# the CPU time olly-export and the receiver each used (on 2 CPUs, the busier one bounds it).
 # The receiver is Tests/Receivers/otlp_receiver.py in --count-only mode (it still decodes
 # every request with the opentelemetry-proto classes), on loopback. Not a test.
 # Bounded: BENCH_SPANS spans (default 200000), each run at most 300 s.
@@ -34,17 +35,23 @@ gport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc"])
 hport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$rx_dir/ready")
 
 now() { date +%s.%N; }
-run() { # label, args...: runs olly-export over the input, prints spans/s and what was sent
+cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; } # user+system seconds
+run() { # label, args...: runs olly-export over the input, prints spans/s, what was sent, and
+        # the CPU seconds olly-export and the receiver used (which of the two is the bottleneck)
     local label=$1; shift
-    local t0 t1 stats
+    local t0 t1 stats r0 r1
+    r0=$(cpu_of "$rx")
     t0=$(now)
-    stats=$(timeout 300 "$B/olly-export" --no-red "$@" < "$IN" | tail -1)
+    TIMEFORMAT='%U %S'
+    { time timeout 300 "$B/olly-export" --no-red "$@" < "$IN" | tail -1 > "$rx_dir/stats"; } 2> "$rx_dir/time"
     t1=$(now)
+    r1=$(cpu_of "$rx")
+    stats=$(cat "$rx_dir/stats")
     local sent lost
     sent=$(echo "$stats" | sed -n 's/.*"sent_spans":\([0-9]*\).*/\1/p')
     lost=$(echo "$stats" | sed -n 's/.*"lost_items":\([0-9]*\).*/\1/p')
-    awk -v l="$label" -v n="$N" -v a="$t0" -v b="$t1" -v s="${sent:--}" -v x="${lost:--}" \
-        'BEGIN { printf "%-34s %7.2f s %10.0f spans/s   sent %s lost %s\n", l, b - a, n / (b - a), s, x }'
+    awk -v l="$label" -v n="$N" -v a="$t0" -v b="$t1" -v s="${sent:--}" -v x="${lost:--}" -v t="$(tail -1 "$rx_dir/time")" -v r0="$r0" -v r1="$r1" \
+        'BEGIN { split(t, u, " "); printf "%-30s %6.2f s %8.0f spans/s  sent %s lost %s  CPU s: export %.2f receiver %.2f\n", l, b - a, n / (b - a), s, x, u[1] + u[2], r1 - r0 }'
 }
 echo "olly-export benchmark: $N spans ($(stat -c %s "$IN") bytes NDJSON), receiver on loopback ($(nproc) CPUs)"
 run "no destination (decode only)"

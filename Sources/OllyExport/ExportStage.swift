@@ -60,22 +60,21 @@ final class ExportCore: @unchecked Sendable {
     var timer: Thread?
     let stopTimer = Mutex(false)
 
-    /// The last span resource and its grouping key (reading thread only): consecutive
+    /// The last span resource and its serialized form (reading thread only): consecutive
     /// spans mostly share one, so it is converted once.
     var lastResource: JSONFields?
-    var lastResourceOTLP = OTLPResource()
     var lastResourceKey: [UInt8] = []
+    /// The span being encoded (reading thread only), reused.
+    var spanWriter = ProtoWriter()
 
-    func resource(_ fields: JSONFields) -> (OTLPResource, [UInt8]) {
+    func resourceBytes(_ fields: JSONFields) -> [UInt8] {
         if let last = lastResource, last.count == fields.count,
            zip(last, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
-            return (lastResourceOTLP, lastResourceKey)
+            return lastResourceKey
         }
-        let r = OTLPMap.resource(fields)
         lastResource = fields
-        lastResourceOTLP = r
-        lastResourceKey = RequestBuilder.key(r)
-        return (r, lastResourceKey)
+        lastResourceKey = RequestBuilder.key(OTLPMap.resource(fields))
+        return lastResourceKey
     }
 
     struct State {
@@ -161,11 +160,10 @@ final class ExportCore: @unchecked Sendable {
         case .span(let s):
             counters.add("spans_in")
             do {
-                let span = try OTLPMap.span(s)
-                let size = 96 + s.name.utf8.count + s.attrs.count * 40 + s.events.count * 48 + s.links.count * 48
-                let (resource, key) = self.resource(s.resource)
+                try OTLPWire.span(s, into: &spanWriter)
+                let resource = resourceBytes(s.resource)
                 state.withLock { st in
-                    st.builder.add(span: span, resource: resource, key: key, size: size, now: now)
+                    st.builder.add(encodedSpan: spanWriter.bytes, resource: resource, now: now)
                     if settings.red {
                         st.red.add(s)
                         if st.redEmittedAt == 0 { st.redEmittedAt = s.end }

@@ -105,9 +105,10 @@ enum OTLPJSON {
 /// Spans and logs are grouped by resource; metrics by resource and name.
 struct RequestBuilder {
     // Resources and item lists are kept apart so that appending mutates in place.
-    var spanResources: [[UInt8]: OTLPResource] = [:]
-    var spans: [[UInt8]: [OTLPSpan]] = [:]
-    var spanOrder: [[UInt8]] = []
+    /// Spans already encoded (OTLPWire), per serialized resource, in order of first use.
+    var spanGroups: [(resource: [UInt8], spans: [UInt8])] = []
+    var spanGroupIndex: [[UInt8]: Int] = [:]
+    var lastSpanGroup = -1
     var logResources: [[UInt8]: OTLPResource] = [:]
     var logs: [[UInt8]: [OTLPLog]] = [:]
     var logOrder: [[UInt8]] = []
@@ -119,11 +120,28 @@ struct RequestBuilder {
 
     static func key(_ r: OTLPResource) -> [UInt8] { (try? r.serializedBytes()) ?? [] }
 
-    mutating func add(span s: OTLPSpan, resource: OTLPResource, key: [UInt8]? = nil, size: Int, now: Double) {
-        let k = key ?? Self.key(resource)
-        if spanResources[k] == nil { spanResources[k] = resource; spanOrder.append(k) }
-        spans[k, default: []].append(s)
-        note(.traces, size: size, now: now)
+    /// Adds the body of one Span message (`OTLPWire.span`) under the serialized resource
+    /// `resource`. Counted in the batch's bytes at its encoded size.
+    mutating func add(encodedSpan body: [UInt8], resource: [UInt8], now: Double) {
+        var i = lastSpanGroup
+        // The caller passes the same resource array while the resource does not change, so
+        // this comparison is mostly one of storage identity.
+        if i < 0 || spanGroups[i].resource != resource {
+            if let j = spanGroupIndex[resource] {
+                i = j
+            } else {
+                i = spanGroups.count
+                spanGroupIndex[resource] = i
+                spanGroups.append((resource, []))
+            }
+            lastSpanGroup = i
+        }
+        var w = ProtoWriter()
+        swap(&w.bytes, &spanGroups[i].spans)
+        w.header(2, size: body.count)
+        w.bytes.append(contentsOf: body)
+        swap(&w.bytes, &spanGroups[i].spans)
+        note(.traces, size: ProtoWriter.fieldSize(body.count), now: now)
     }
 
     mutating func add(log l: OTLPLog, resource: OTLPResource, size: Int, now: Double) {
@@ -159,12 +177,8 @@ struct RequestBuilder {
         let data: [UInt8]?
         switch s {
         case .traces:
-            var req = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
-            req.resourceSpans = spanOrder.map { k in
-                .with { $0.resource = spanResources[k] ?? OTLPResource(); $0.scopeSpans = [.with { $0.scope = ollyScope; $0.spans = spans[k] ?? [] }] }
-            }
-            spans = [:]; spanResources = [:]; spanOrder = []
-            data = try? req.serializedBytes()
+            data = OTLPWire.traceRequest(spanGroups)
+            spanGroups = []; spanGroupIndex = [:]; lastSpanGroup = -1
         case .logs:
             var req = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest()
             req.resourceLogs = logOrder.map { k in

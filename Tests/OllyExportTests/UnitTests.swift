@@ -35,7 +35,9 @@ import Testing
         s.parentSpanID = "53995c3f42cd8ad8"
         s.name = "x \"traceId\":\"AAAA\""
         var b = RequestBuilder()
-        b.add(span: try OTLPMap.span(s), resource: OTLPMap.resource([]), size: 1, now: 0)
+        var w = ProtoWriter()
+        try OTLPWire.span(s, into: &w)
+        b.add(encodedSpan: w.bytes, resource: [], now: 0)
         let sealed = b.seal(.traces)
         let p = try #require(sealed)
         let json = String(decoding: try p.json(), as: UTF8.self)
@@ -43,6 +45,81 @@ import Testing
         #expect(json.contains("\"parentSpanId\":\"53995c3f42cd8ad8\""))
         #expect(json.contains("\"kind\":1"), "enums as integers")
         #expect(json.contains(#"x \"traceId\":\"AAAA\""#), "strings untouched")
+    }
+
+    /// A span with every kind of value, events, links and a status.
+    static func richSpan() -> SpanRecord {
+        var s = SpanRecord()
+        s.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        s.spanID = "00F067AA0BA902B7"
+        s.parentSpanID = "53995c3f42cd8ad8"
+        s.name = "SELECT users ü"
+        s.spanKind = .client
+        s.start = 1_763_700_000_001_000_000
+        s.end = 1_763_700_000_002_100_000
+        s.status = .error
+        s.statusMessage = "ERROR: relation \"users\" does not exist"
+        s.attrs = [("s", .string("x")), ("empty", .string("")), ("i", .int(-7)), ("zero", .int(0)), ("big", .number("9223372036854775807")),
+                   ("d", .number("0.25")), ("e", .number("1e3")), ("t", .bool(true)), ("f", .bool(false)), ("n", .null),
+                   ("b", .bytes([0, 1, 255])), ("a", .array([.string("gap"), .int(3), .array([])])),
+                   ("o", .object([("k", .string("v")), ("deep", .object([("z", .double(1.5))]))])), (String(repeating: "k", count: 200), .string(String(repeating: "v", count: 300)))]
+        s.resource = [("service.name", .string("users"))]
+        s.events = [.object([("name", .string("gap")), ("ts", .int(1_763_700_000_001_500_000)), ("attrs", .object([("olly.gap.bytes", .int(120))]))]),
+                    .object([]), .string("not an object")]
+        s.links = [.object([("trace_id", .string("0af7651916cd43dd8448eb211c80319c")), ("span_id", .string("b7ad6b7169203331")),
+                            ("trace_state", .string("vendor=1")), ("attrs", .object([("link.kind", .string("follows"))]))]),
+                   .object([("trace_id", .string("0af7651916cd43dd8448eb211c80319c")), ("span_id", .string("b7ad6b7169203332"))])]
+        return s
+    }
+
+    /// The hand-written span encoder writes exactly the bytes SwiftProtobuf writes for the
+    /// same span built as messages, alone and inside a request of several resources.
+    @Test func wireEncodingMatchesSwiftProtobuf() throws {
+        var plain = SpanRecord()
+        plain.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        plain.spanID = "00f067aa0ba902b7"
+        plain.status = .ok
+        for s in [Self.richSpan(), plain] {
+            var w = ProtoWriter()
+            try OTLPWire.span(s, into: &w)
+            let expected: [UInt8] = try OTLPMap.span(s).serializedBytes()
+            #expect(w.bytes == expected)
+        }
+        var b = RequestBuilder()
+        var req = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
+        let resources: [JSONFields] = [[("service.name", .string("a"))], [], [("service.name", .string("a"))], [("service.name", .string("b")), ("x", .int(1))]]
+        var groups: [[UInt8]: Int] = [:]
+        for (i, r) in resources.enumerated() {
+            var s = i % 2 == 0 ? Self.richSpan() : plain
+            s.name = "span \(i)"
+            var w = ProtoWriter()
+            try OTLPWire.span(s, into: &w)
+            let key = RequestBuilder.key(OTLPMap.resource(r))
+            b.add(encodedSpan: w.bytes, resource: key, now: 0)
+            let m = try OTLPMap.span(s)
+            if let g = groups[key] {
+                req.resourceSpans[g].scopeSpans[0].spans.append(m)
+            } else {
+                groups[key] = req.resourceSpans.count
+                req.resourceSpans.append(.with { $0.resource = OTLPMap.resource(r); $0.scopeSpans = [.with { $0.scope = ollyScope; $0.spans = [m] }] })
+            }
+        }
+        let p = try #require(b.seal(.traces))
+        #expect(p.items == 4)
+        #expect(p.protobuf == (try req.serializedBytes()))
+    }
+
+    @Test func badIDsAreRefusedByTheWireEncoder() {
+        var s = Self.richSpan()
+        var w = ProtoWriter()
+        s.traceID = "4bf92f3577b34da6a3ce929d0e0e473"
+        #expect(throws: MappingError.self) { try OTLPWire.span(s, into: &w) }
+        s = Self.richSpan()
+        s.parentSpanID = "53995c3f42cd8adx"
+        #expect(throws: MappingError.self) { try OTLPWire.span(s, into: &w) }
+        s = Self.richSpan()
+        s.links = [.object([("trace_id", .string("0af7651916cd43dd8448eb211c80319c"))])]
+        #expect(throws: MappingError.self) { try OTLPWire.span(s, into: &w) }
     }
 
     @Test func badIDsAreRefused() {
