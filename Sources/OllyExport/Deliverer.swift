@@ -8,6 +8,7 @@ public final class ExportCounters: Sendable {
         "sent_batches", "sent_spans", "sent_logs", "sent_points",
         "rejected_spans", "rejected_logs", "rejected_points",
         "retries", "permanent_errors", "permanent_items", "breaker_opens",
+        "retried_after_timeout_batches", "retried_after_timeout_items",
         "spooled_batches", "spool_replayed_batches", "spool_dropped_batches", "spool_dropped_items",
         "lost_batches", "lost_items",
     ]
@@ -235,7 +236,20 @@ final class Deliverer: @unchecked Sendable {
                 counters.add("permanent_items", Int64(p.items))
                 warn.say("\(sink.name): \(p.items) \(p.signal.itemName) refused, not retried: \(message)")
                 return .done
-            case .retryable(let message, let after):
+            case .retryable, .unanswered:
+                var message = "", after: Double?
+                switch outcome {
+                case .retryable(let m, let a): message = m; after = a
+                case .unanswered(let m):
+                    message = m
+                    // The receiver may hold this copy: whether the request is retried now
+                    // or replayed from the spool, one more copy can arrive (at least once
+                    // delivery). Counted per unanswered attempt, so the counters bound the
+                    // duplicates.
+                    counters.add("retried_after_timeout_batches")
+                    counters.add("retried_after_timeout_items", Int64(p.items))
+                default: break
+                }
                 tries += 1
                 consecutiveFailures += 1
                 counters.add("retries")

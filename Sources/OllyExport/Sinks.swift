@@ -17,6 +17,10 @@ public enum SendOutcome: Sendable, Equatable {
     case retryable(message: String, after: Double?)
     /// The receiver will never accept this request.
     case permanent(message: String)
+    /// The request was sent (or may have been) but no answer came: the attempt timed out,
+    /// or the connection was lost after the request went out. Retried like `retryable`,
+    /// but the receiver may already hold it, so a later delivery can be a duplicate.
+    case unanswered(message: String)
 }
 
 /// A destination that takes one request at a time, blocking the calling thread.
@@ -125,7 +129,12 @@ public final class GRPCSink: Sink {
         }
         let message = "\(e.code): \(e.message)"
         switch e.code {
-        case .unavailable, .cancelled, .deadlineExceeded, .aborted, .outOfRange, .dataLoss:
+        case .deadlineExceeded, .cancelled:
+            return .unanswered(message: message)
+        case .unavailable where e.message.hasPrefix("Stream unexpectedly closed") || e.message.hasPrefix("connection closed"):
+            // The stream was open, so the request may have been read before it closed.
+            return .unanswered(message: message)
+        case .unavailable, .aborted, .outOfRange, .dataLoss:
             return .retryable(message: message, after: delay)
         case .resourceExhausted:
             return delay != nil ? .retryable(message: message, after: delay) : .permanent(message: message)
@@ -194,7 +203,7 @@ public final class HTTPSink: Sink {
                 return Self.classify(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
                                      body: bytes, json: json, signal: signal)
             } catch {
-                return .retryable(message: "\(error)", after: nil)
+                return Self.classify(error)
             }
         }
     }
@@ -210,6 +219,17 @@ public final class HTTPSink: Sink {
             return .retryable(message: message, after: retryAfter.flatMap(parseRetryAfter))
         }
         return .permanent(message: message)
+    }
+
+    /// A request that failed without an answer: unanswered when it may have reached the
+    /// receiver (the deadline passed, or the connection closed while it was in flight),
+    /// else retryable (it could not be sent: no connection).
+    static func classify(_ error: any Error) -> SendOutcome {
+        if let e = error as? HTTPClientError,
+           [.deadlineExceeded, .readTimeout, .writeTimeout, .remoteConnectionClosed, .cancelled].contains(e) {
+            return .unanswered(message: "\(error)")
+        }
+        return .retryable(message: "\(error)", after: nil)
     }
 
     static func parseRetryAfter(_ s: String) -> Double? {

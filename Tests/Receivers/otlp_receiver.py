@@ -10,11 +10,14 @@ with trace and span IDs in hex (as OTLP JSON has them).
 --mode unavailable:N answer 503 / UNAVAILABLE to the first N requests (with Retry-After: 1 /
                      RetryInfo 1s), then accept
 --mode partial       accept, but report one rejected item per request (partial success)
+--mode slow:N:S      accept (and record) the first N requests, but answer them only after S
+                     seconds, so that a client with a shorter timeout sends them again: the
+                     duplicates that at-least-once delivery allows
 --count-only         do not write requests, only count items (for benchmarks); the counts are
                      written to --out at exit (SIGTERM) and on every 1000th request
 Ports 0 pick free ports; the chosen ports are written to --ready as JSON once listening.
 """
-import argparse, base64, gzip, json, os, signal, sys, threading
+import argparse, base64, gzip, json, os, signal, sys, threading, time
 from concurrent import futures
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
@@ -99,6 +102,10 @@ class Receiver:
         self.out = open(args.out, "a")
         mode = args.mode
         self.fail_first = int(mode.split(":")[1]) if mode.startswith("unavailable:") else 0
+        self.slow_left, self.slow_seconds = 0, 0.0
+        if mode.startswith("slow:"):
+            _, n, secs = mode.split(":")
+            self.slow_left, self.slow_seconds = int(n), float(secs)
 
     def decide(self):
         """None to accept; else (http_status, grpc_code, message, retry_seconds)."""
@@ -126,6 +133,14 @@ class Receiver:
             self.out.flush()
         return items
 
+    def delay(self):
+        """In slow mode, hold the answer to the first N accepted requests."""
+        with self.lock:
+            if self.slow_left <= 0:
+                return
+            self.slow_left -= 1
+        time.sleep(self.slow_seconds)
+
     def write_counts(self):
         self.out.write(json.dumps({"counts": self.items, "requests": self.requests}) + "\n")
         self.out.flush()
@@ -151,6 +166,7 @@ def make_servicer(base, signal, rx):
             md = {k: v for k, v in context.invocation_metadata() if not k.endswith("-bin")}
             gz = md.get("grpc-encoding") == "gzip"
             items = rx.accept("grpc", signal, "protobuf", gz, md, request)
+            rx.delay()
             return rx.response(signal, items)
     return Servicer()
 
@@ -188,6 +204,7 @@ def make_handler(rx):
                 req.ParseFromString(body)
             headers = {k.lower(): v for k, v in self.headers.items()}
             items = rx.accept("http", signal, encoding, gz, headers, req)
+            rx.delay()
             resp = rx.response(signal, items)
             if encoding == "json":
                 self.reply(200, json_format.MessageToJson(resp).encode(), "application/json")
@@ -195,13 +212,16 @@ def make_handler(rx):
                 self.reply(200, resp.SerializeToString(), "application/x-protobuf")
 
         def reply(self, status, body, ctype, extra=None):
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (extra or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (slow mode)
     return Handler
 
 
