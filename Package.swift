@@ -49,6 +49,8 @@ let package = Package(
         // Exchanges into OpenTelemetry spans, per protocol.
         .target(name: "OllyParse", dependencies: ["OllyNDJSON", "OllyCLI"]),
         .executableTarget(name: "olly-capture", dependencies: ["OllyCLI", "OllyCapture", "OllyHook"]),
+        // Test helper (not installed): start/stop cycles in a process of its own, fds and memory.
+        .executableTarget(name: "olly-capture-cycles", dependencies: ["OllyCapture"]),
         // Reassembly: connection table, stream order, gaps, limits, protocol detection, and one
         // folder per protocol (framing and pairing) turning data records into exchanges.
         .target(name: "OllyReassembly", dependencies: ["OllyNDJSON"]),

@@ -1,6 +1,11 @@
 /* Benchmark loop for bench/capture.sh: N write()+read() pairs of SIZE bytes over one
  * loopback TCP connection inside this process. Waits for a line on stdin before
- * starting (so a capture can attach first), prints "SIZE ns_per_pair". */
+ * starting (so a capture can attach first), prints "SIZE wall_ns cpu_ns ticks" per
+ * size: wall-clock and CPU time (user + system, the eBPF programs' run included) of
+ * this process per pair -- CPU time is what other load on the machine disturbs least --
+ * and ticks, the
+ * the CPU time (utime + stime, clock ticks) that the process whose pid follows "go" on
+ * that line (the capture) used during this size, 0 without one. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,9 +13,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* utime + stime of pid in clock ticks, 0 if unreadable. */
+static long long cpu_ticks(int pid)
+{
+	char path[64], buf[1024];
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (long long)(ut + st);
+}
+
+static long long cpu_ns(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000000LL + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1000LL;
+}
 
 static long long now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
 
@@ -29,10 +62,15 @@ int main(int argc, char **argv)
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	static char buf[16384], in[16384];
 	memset(buf, 'x', sizeof(buf));
-	if (wait) { char line[16]; if (!fgets(line, sizeof(line), stdin)) return 1; }
+	int watch = 0;
+	if (wait) {
+		char line[64];
+		if (!fgets(line, sizeof(line), stdin)) return 1;
+		sscanf(line, "go %d", &watch);
+	}
 	for (int k = 0; k < 4; k++) {
 		int sz = sizes[k];
-		long long t0 = now();
+		long long t0 = now(), u0 = cpu_ns(), c0 = cpu_ticks(watch);
 		for (long i = 0; i < n; i++) {
 			if (write(c, buf, sz) != sz) { perror("write"); return 1; }
 			for (int got = 0; got < sz;) {
@@ -41,7 +79,8 @@ int main(int argc, char **argv)
 				got += r;
 			}
 		}
-		printf("%d %.1f\n", sz, (double)(now() - t0) / n);
+		long long t1 = now(), u1 = cpu_ns();
+		printf("%d %.1f %.1f %lld\n", sz, (double)(t1 - t0) / n, (double)(u1 - u0) / n, cpu_ticks(watch) - c0);
 		fflush(stdout);
 	}
 	return 0;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # eBPF capture overhead, measured in one run against the same work without capture.
 #   bench/capture.sh            (root; make bench-capture builds first)
-#   N=2000000 WRK_SECONDS=10 B=.build/release bench/capture.sh
+#   N=2000000 WRK_SECONDS=10 B=.build/release [BPF_OBJECT=FILE] bench/capture.sh
 # 1. write()+read() pairs over loopback TCP (64 B, 256 B, 4 KiB, 16 KiB): uncaptured,
-#    captured (--pid), and running while capture targets another process; events lost
-#    and the consumer's CPU per event from olly-capture's final stats and /proc.
+#    captured (--pid) writing NDJSON, captured writing --format bin, and running while
+#    capture targets another process; events lost from olly-capture's final stats, and
+#    the consumer's CPU (utime + stime from /proc) per pair for each size and per event.
 # 2. nginx serving a 612-byte page under wrk on loopback, with and without capture.
 # Loopback only; bounded in time (about N/2M * 3 min + 2 * WRK_SECONDS).
 set -euo pipefail
@@ -16,11 +17,12 @@ OUT=bench/out/capture
 mkdir -p "$OUT"
 [ "$(id -u)" = 0 ] || { echo "capture.sh: needs root (eBPF)" >&2; exit 69; }
 [ -x "$B/olly-capture" ] || { echo "capture.sh: build first (make release)" >&2; exit 1; }
-bpf/build.sh "$B/olly.bpf.o"
+if [ -z "${BPF_OBJECT:-}" ]; then bpf/build.sh "$B/olly.bpf.o"; BPF_OBJECT=$B/olly.bpf.o; fi
 ${CC:-cc} -O2 -o "$OUT/loop" bench/capture-loop.c
 
-# Runs the loop under a capture started with "$@" (the loop's pid replaces LOOP), or
-# none; prints the loop's lines, then "stats lost events cpu_ticks".
+# Runs the loop under a capture (mode targeted, bin or untargeted; extra olly-capture
+# options after the mode), or none; prints the loop's lines ("size ns/pair ticks"),
+# then "stats lost events cpu_ticks".
 loop_under() {
 	local mode=$1; shift
 	rm -f "$OUT/go"; mkfifo "$OUT/go"
@@ -31,12 +33,12 @@ loop_under() {
 	if [ "$mode" != none ]; then
 		local target=$loop other=
 		if [ "$mode" = untargeted ]; then sleep 1000 & other=$!; target=$other; fi
-		"$B/olly-capture" --pid "$target" --stats-interval 0 2> "$OUT/err.$mode" | tail -c 65536 > "$OUT/tail.$mode" &
+		"$B/olly-capture" --pid "$target" --stats-interval 0 --bpf-object "$BPF_OBJECT" "$@" 2> "$OUT/err.$mode" | tail -c 65536 > "$OUT/tail.$mode" &
 		olly=$(pgrep -n -f "olly-capture --pid $target " || true)
 		for _ in $(seq 100); do grep -q '"kind":"proc"' "$OUT/tail.$mode" 2>/dev/null && break; sleep 0.1; done
 		sleep 1
 	fi
-	echo go >&3; exec 3>&-
+	echo "go ${olly:-0}" >&3; exec 3>&-
 	wait "$loop"
 	local ticks=0
 	if [ -n "$olly" ]; then
@@ -47,27 +49,57 @@ loop_under() {
 	fi
 	cat "$OUT/loop.$mode"
 	if [ -n "$olly" ]; then
-		grep '"kind":"stats"' "$OUT/tail.$mode" | tail -1 | jq -r --arg t "$ticks" \
-			'"stats \(.counters.lost_events) \(.counters.records_in) \($t)"'
+		# The last stats record's lost_events and records_in, in either format (the
+		# tail of a binary stream has no magic: look for the encoded keys).
+		python3 - "$OUT/tail.$mode" "$ticks" <<-'PY'
+		import json, sys
+		b = open(sys.argv[1], "rb").read()
+		def bin_int(key):
+		    k = bytes([len(key) + 1]) + key.encode() + b"\x04"
+		    i = b.rfind(k) + len(k)
+		    v = shift = 0
+		    while True:
+		        c = b[i]; i += 1
+		        v |= (c & 0x7F) << shift; shift += 7
+		        if c < 0x80: return v >> 1
+		lines = [l for l in b.split(b"\n") if l.startswith(b'{"kind":"stats"')]
+		if lines:
+		    c = json.loads(lines[-1])["counters"]; lost, n = c["lost_events"], c["records_in"]
+		else:
+		    lost, n = bin_int("lost_events"), bin_int("records_in")
+		print("stats", lost, n, sys.argv[2])
+		PY
 	fi
 }
 
 echo "capture.sh: $N write+read pairs per size; nginx+wrk ${WRK_SECONDS}s each ($(nproc) CPUs, $(uname -r))"
 loop_under none > "$OUT/r.none"
 loop_under targeted > "$OUT/r.targeted"
+loop_under bin --format bin > "$OUT/r.bin"
 loop_under untargeted > "$OUT/r.untargeted"
 
-printf '\n%-8s %12s %12s %12s %10s %14s\n' size "base ns/pair" "captured" "untargeted" "+ns/pair" "+ns untargeted"
-for sz in 64 256 4096 16384; do
-	b=$(awk -v s=$sz '$1==s{print $2}' "$OUT/r.none")
-	t=$(awk -v s=$sz '$1==s{print $2}' "$OUT/r.targeted")
-	u=$(awk -v s=$sz '$1==s{print $2}' "$OUT/r.untargeted")
-	printf '%-8s %12s %12s %12s %10.0f %14.0f\n' "$sz" "$b" "$t" "$u" "$(echo "$t - $b" | bc)" "$(echo "$u - $b" | bc)"
-done
-read -r _ lost events ticks < <(grep '^stats' "$OUT/r.targeted")
 hz=$(getconf CLK_TCK)
-echo "captured run: $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ticks * 1000000000 / $hz / $events" | bc) ns/event"
-echo "(each pair is one captured write and one captured read: 2 data events when nothing is lost)"
+col() { awk -v s="$2" -v c="$3" '$1==s{print $c}' "$OUT/r.$1"; }
+printf '\nCPU ns of the loop per write+read pair (eBPF programs included); + is the difference\n'
+printf 'to uncaptured; cons. is olly-capture'"'"'s CPU per pair (NDJSON, binary output)\n'
+printf '%-6s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n' size base ndjson bin untarg "+ndjson" "+bin" "+untarg" "cons.ndj" "cons.bin"
+for sz in 64 256 4096 16384; do
+	b=$(col none $sz 3); t=$(col targeted $sz 3); y=$(col bin $sz 3); u=$(col untargeted $sz 3)
+	ct=$(echo "scale=0; $(col targeted $sz 4) * 1000000000 / $hz / $N" | bc)
+	cy=$(echo "scale=0; $(col bin $sz 4) * 1000000000 / $hz / $N" | bc)
+	printf '%-6s %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %9s %9s\n' "$sz" "$b" "$t" "$y" "$u" \
+		"$(echo "$t - $b" | bc)" "$(echo "$y - $b" | bc)" "$(echo "$u - $b" | bc)" "$ct" "$cy"
+done
+printf '\nwall-clock ns per pair (disturbed by whatever else runs on the machine)\n'
+printf '%-6s %8s %8s %8s %8s\n' size base ndjson bin untarg
+for sz in 64 256 4096 16384; do
+	printf '%-6s %8.0f %8.0f %8.0f %8.0f\n' "$sz" "$(col none $sz 2)" "$(col targeted $sz 2)" "$(col bin $sz 2)" "$(col untargeted $sz 2)"
+done
+for m in targeted bin; do
+	read -r _ lost events ticks < <(grep '^stats' "$OUT/r.$m")
+	echo "captured run ($m): $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ticks * 1000000000 / $hz / $events" | bc) ns/event"
+done
+echo "(each pair is one captured write and one captured read: 2 data events at 64 and 256 B when nothing is lost)"
 
 # nginx under wrk.
 port=18931
@@ -85,7 +117,7 @@ rps() { awk '/Requests\/sec/{print $2}' "$OUT/wrk.$1"; }
 p99() { awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$OUT/wrk.$1"; }
 wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" > /dev/null # warm-up
 wrk_run base
-"$B/olly-capture" --pid "$ng" --stats-interval 0 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
+"$B/olly-capture" --pid "$ng" --stats-interval 0 --bpf-object "$BPF_OBJECT" 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
 olly=$(pgrep -n -f "olly-capture --pid $ng " || true)
 sleep 2
 wrk_run captured

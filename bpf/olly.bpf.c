@@ -45,12 +45,37 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Target tgids as a bitmap: bit (tgid & 63) of word tgid >> 6. An array lookup is
+ * inlined by the verifier, where a hash lookup is a helper call that hashes the key:
+ * this check runs at every syscall entry and exit of every process while capture
+ * runs. Memory-mapped, so user space sets and clears bits with atomics too. The
+ * loader sizes it from kernel.pid_max. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32); /* tgid */
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 65537);
+	__type(key, __u32);
+	__type(value, __u64);
 } targets SEC(".maps");
+
+static __always_inline bool pid_targeted(__u32 tgid)
+{
+	__u32 w = tgid >> 6;
+	__u64 *v = bpf_map_lookup_elem(&targets, &w);
+	return v && ((*v >> (tgid & 63)) & 1);
+}
+
+static __always_inline void pid_set(__u32 tgid, bool on)
+{
+	__u32 w = tgid >> 6;
+	__u64 *v = bpf_map_lookup_elem(&targets, &w);
+	if (!v)
+		return;
+	if (on)
+		__sync_fetch_and_or(v, 1ULL << (tgid & 63));
+	else
+		__sync_fetch_and_and(v, ~(1ULL << (tgid & 63)));
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -155,7 +180,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 static __always_inline bool is_target(__u32 tgid)
 {
-	if (cfg.filter_pids && !bpf_map_lookup_elem(&targets, &tgid))
+	if (cfg.filter_pids && !pid_targeted(tgid))
 		return false;
 	if (cfg.cgroup_id && bpf_get_current_cgroup_id() != cfg.cgroup_id)
 		return false;
@@ -571,6 +596,9 @@ static __always_inline int data_enter(__s32 fd, __u64 buf, __u64 count, __u32 op
 
 static __always_inline int data_exit(long ret)
 {
+	/* Processes that are not targets leave here, before the task storage lookup. */
+	if (cfg.filter_pids && !pid_targeted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
 	struct tstate *ts = ts_get(false);
 	if (!ts || !ts->op)
 		return 0;
@@ -776,7 +804,9 @@ SEC("tracepoint/sched/sched_process_fork")
 int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
 	__u32 parent = bpf_get_current_pid_tgid() >> 32;
-	if (!is_target(parent))
+	/* Following children depends on the pid filter alone: a child of a target whose
+	 * parent's comm or cgroup does not match may still match later (exec, rename). */
+	if (cfg.filter_pids && !pid_targeted(parent))
 		return 0;
 	__u32 child = ctx->child_pid;
 	/* A new thread is added last to the thread group's list: if that task is the
@@ -786,11 +816,10 @@ int on_fork(struct trace_event_raw_sched_process_fork *ctx)
 	struct task_struct *t = (void *)last - bpf_core_field_offset(struct task_struct, thread_node);
 	if ((__u32)BPF_CORE_READ(t, pid) == child)
 		return 0;
-	if (cfg.follow_children && cfg.filter_pids) {
-		__u8 one = 1;
-		bpf_map_update_elem(&targets, &child, &one, BPF_ANY);
-	}
-	emit_proc(OLLY_PROC_FORK, child, parent, 0);
+	if (cfg.follow_children && cfg.filter_pids)
+		pid_set(child, true);
+	if (is_target(parent))
+		emit_proc(OLLY_PROC_FORK, child, parent, 0);
 	return 0;
 }
 
@@ -814,10 +843,13 @@ int on_exit(void *ctx)
 	/* signal->live reaches 0 when the last thread of the group exits */
 	if (BPF_CORE_READ(t, signal, live.counter) != 0)
 		return 0;
-	if (!is_target(pid))
+	/* An exited target leaves the filter whatever its comm or cgroup by now. */
+	if (cfg.filter_pids && !pid_targeted(pid))
 		return 0;
-	emit_proc(OLLY_PROC_EXIT, pid, BPF_CORE_READ(t, real_parent, tgid), BPF_CORE_READ(t, exit_code));
-	bpf_map_delete_elem(&targets, &pid);
+	if (is_target(pid))
+		emit_proc(OLLY_PROC_EXIT, pid, BPF_CORE_READ(t, real_parent, tgid), BPF_CORE_READ(t, exit_code));
+	if (cfg.filter_pids)
+		pid_set(pid, false);
 	return 0;
 }
 

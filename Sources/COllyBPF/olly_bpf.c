@@ -11,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/bpf.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -21,14 +23,33 @@
 #define MAX_LINKS 64
 #define MAX_SSL_LIBS 32
 
+/* The ring buffer, read directly (the kernel's BPF_MAP_TYPE_RINGBUF layout): a
+ * writable page with consumer_pos, then a read-only page with producer_pos followed by
+ * the data pages mapped twice, so a record that wraps is contiguous. libbpf's reader
+ * publishes consumer_pos after every record; the producer reads it on every
+ * reservation, so the cache line went back and forth once per event. Here it is
+ * published once per batch (and every eighth of the ring within a batch). */
+struct ring {
+	void *cons_page;
+	void *prod_area;
+	size_t prod_len;
+	size_t page;
+	unsigned long *consumer_pos;
+	const unsigned long *producer_pos;
+	const uint8_t *data;
+	uint64_t mask;
+};
+
 struct olly_bpf {
 	struct bpf_object *obj;
-	struct ring_buffer *rb;
+	struct ring rb;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 	struct { dev_t dev; ino_t ino; } ssl_libs[MAX_SSL_LIBS];
 	int n_ssl_libs;
 	int targets_fd, ports_fd, stats_fd;
+	uint64_t *target_bits; /* the targets bitmap, memory-mapped */
+	size_t target_words, target_len;
 	int64_t mono_to_epoch; /* add to CLOCK_MONOTONIC ns to get epoch ns */
 	/* current poll */
 	olly_event_cb cb;
@@ -115,6 +136,19 @@ static int set_rodata_cfg(struct bpf_object *obj, const struct olly_kcfg *kc)
 	return -ENOENT;
 }
 
+/* kernel.pid_max (the largest pid is one less); 4194304, the 64-bit limit, if unknown. */
+static uint32_t pid_max(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	unsigned long v = 0;
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 && v <= 4194304 ? (uint32_t)v : 4194304;
+}
+
 static uint32_t pow2_at_least(uint32_t v)
 {
 	uint32_t p = 4096;
@@ -133,7 +167,74 @@ static int bpf_permitted(void)
 	return 0;
 }
 
-static int rb_sample(void *ctx, void *data, size_t size);
+static int ring_map(struct ring *r, int fd, uint32_t size)
+{
+	r->page = (size_t)sysconf(_SC_PAGESIZE);
+	r->cons_page = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r->cons_page == MAP_FAILED) {
+		r->cons_page = NULL;
+		return -errno;
+	}
+	r->prod_len = r->page + 2 * (size_t)size;
+	r->prod_area = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, fd, (off_t)r->page);
+	if (r->prod_area == MAP_FAILED) {
+		int err = -errno;
+		r->prod_area = NULL;
+		return err;
+	}
+	r->consumer_pos = r->cons_page;
+	r->producer_pos = r->prod_area;
+	r->data = (const uint8_t *)r->prod_area + r->page;
+	r->mask = size - 1;
+	return 0;
+}
+
+static void ring_unmap(struct ring *r)
+{
+	if (r->prod_area)
+		munmap(r->prod_area, r->prod_len);
+	if (r->cons_page)
+		munmap(r->cons_page, r->page);
+	r->prod_area = r->cons_page = NULL;
+}
+
+/* Hands every committed record to the callback, in order; stops at a record still
+ * being written (busy bit) or when the callback returns non-zero. */
+static int ring_consume(struct olly_bpf *h)
+{
+	struct ring *r = &h->rb;
+	unsigned long cons = *r->consumer_pos, published = cons;
+	const unsigned long every = (r->mask + 1) / 8;
+	for (;;) {
+		unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+		if (cons >= prod)
+			break;
+		while (cons < prod) {
+			const uint8_t *rec = r->data + (cons & r->mask);
+			uint32_t len = __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE);
+			if (len & BPF_RINGBUF_BUSY_BIT)
+				goto out;
+			uint32_t body = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+			cons += (body + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+				h->count++;
+				int rc = h->cb ? h->cb(h->cb_ctx, rec + BPF_RINGBUF_HDR_SZ, body) : 0;
+				if (rc) {
+					h->stop = rc;
+					goto out;
+				}
+			}
+			if (cons - published >= every) {
+				__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+				published = cons;
+			}
+		}
+	}
+out:
+	if (cons != published)
+		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+	return h->count;
+}
 
 static int add_link(struct olly_bpf *h, struct bpf_link *l)
 {
@@ -220,6 +321,14 @@ int olly_bpf_open(const struct olly_bpf_config *cfg, struct olly_bpf **out, char
 		goto fail;
 	}
 	bpf_map__set_max_entries(rbm, pow2_at_least(cfg->ringbuf_bytes ? cfg->ringbuf_bytes : 8u << 20));
+	struct bpf_map *tm = bpf_object__find_map_by_name(h->obj, "targets");
+	if (!tm) {
+		seterr(errbuf, errlen, "the eBPF object has no targets map");
+		rc = OLLY_BPF_ENOOBJ;
+		goto fail;
+	}
+	h->target_words = (size_t)pid_max() / 64 + 1;
+	bpf_map__set_max_entries(tm, (uint32_t)h->target_words);
 
 	/* uprobe programs are attached per library by olly_bpf_attach_ssl */
 	struct bpf_program *prog;
@@ -236,11 +345,18 @@ int olly_bpf_open(const struct olly_bpf_config *cfg, struct olly_bpf **out, char
 	h->targets_fd = bpf_object__find_map_fd_by_name(h->obj, "targets");
 	h->ports_fd = bpf_object__find_map_fd_by_name(h->obj, "ports");
 	h->stats_fd = bpf_object__find_map_fd_by_name(h->obj, "stats");
-	uint8_t one = 1;
-	for (int i = 0; i < cfg->n_pids && i < OLLY_BPF_MAX_PIDS; i++) {
-		uint32_t pid = cfg->pids[i];
-		bpf_map_update_elem(h->targets_fd, &pid, &one, BPF_ANY);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	h->target_len = (h->target_words * 8 + page - 1) / page * page;
+	void *bits = mmap(NULL, h->target_len, PROT_READ | PROT_WRITE, MAP_SHARED, h->targets_fd, 0);
+	if (bits == MAP_FAILED) {
+		err = errno;
+		seterr(errbuf, errlen, "cannot map the targets map: %s", strerror(err));
+		goto fail;
 	}
+	h->target_bits = bits;
+	uint8_t one = 1;
+	for (int i = 0; i < cfg->n_pids && i < OLLY_BPF_MAX_PIDS; i++)
+		olly_bpf_add_pid(h, cfg->pids[i]);
 	for (int i = 0; i < cfg->n_ports && i < OLLY_BPF_MAX_PORTS; i++) {
 		uint16_t port = cfg->ports[i];
 		bpf_map_update_elem(h->ports_fd, &port, &one, BPF_ANY);
@@ -260,9 +376,8 @@ int olly_bpf_open(const struct olly_bpf_config *cfg, struct olly_bpf **out, char
 		add_link(h, l);
 	}
 
-	h->rb = ring_buffer__new(bpf_map__fd(rbm), rb_sample, h, NULL);
-	if (!h->rb) {
-		seterr(errbuf, errlen, "cannot set up the ring buffer: %s", strerror(errno));
+	if ((err = ring_map(&h->rb, bpf_map__fd(rbm), bpf_map__max_entries(rbm))) < 0) {
+		seterr(errbuf, errlen, "cannot map the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	h->mono_to_epoch = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
@@ -273,18 +388,6 @@ fail:
 	return rc;
 }
 
-static int rb_sample(void *ctx, void *data, size_t size)
-{
-	struct olly_bpf *h = ctx;
-	h->count++;
-	int r = h->cb ? h->cb(h->cb_ctx, data, size) : 0;
-	if (r) {
-		h->stop = r;
-		return -ECANCELED; /* libbpf stops consuming on a negative value */
-	}
-	return 0;
-}
-
 int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ctx)
 {
 	h->cb = cb;
@@ -293,11 +396,9 @@ int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ct
 	h->count = 0;
 	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000LL;
 	for (;;) {
-		int r = ring_buffer__consume(h->rb);
+		ring_consume(h);
 		if (h->stop)
 			return h->stop;
-		if (r < 0 && r != -EINTR)
-			return r;
 		if (h->count > 0)
 			return h->count;
 		if (timeout_ms == 0 || (timeout_ms > 0 && clock_ns(CLOCK_MONOTONIC) >= deadline))
@@ -387,17 +488,22 @@ int olly_bpf_attach_ssl_pid(struct olly_bpf *h, int pid)
 	return n;
 }
 
+/* Atomics on the mapped words: the programs set and clear bits of the same words
+ * (children of targets, exits) concurrently. */
 int olly_bpf_add_pid(struct olly_bpf *h, int pid)
 {
-	uint32_t k = pid;
-	uint8_t one = 1;
-	return bpf_map_update_elem(h->targets_fd, &k, &one, BPF_ANY) ? -errno : 0;
+	if (!h->target_bits || pid <= 0 || (size_t)pid / 64 >= h->target_words)
+		return -EINVAL;
+	__atomic_fetch_or(&h->target_bits[pid / 64], 1ULL << (pid % 64), __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int olly_bpf_remove_pid(struct olly_bpf *h, int pid)
 {
-	uint32_t k = pid;
-	return bpf_map_delete_elem(h->targets_fd, &k) ? -errno : 0;
+	if (!h->target_bits || pid <= 0 || (size_t)pid / 64 >= h->target_words)
+		return -EINVAL;
+	__atomic_fetch_and(&h->target_bits[pid / 64], ~(1ULL << (pid % 64)), __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int olly_bpf_ncpus(void)
@@ -482,8 +588,9 @@ void olly_bpf_close(struct olly_bpf *h)
 {
 	if (!h)
 		return;
-	if (h->rb)
-		ring_buffer__free(h->rb);
+	ring_unmap(&h->rb);
+	if (h->target_bits)
+		munmap(h->target_bits, h->target_len);
 	destroy_links(h);
 	if (h->obj)
 		bpf_object__close(h->obj);

@@ -30,8 +30,48 @@ __attribute__((constructor)) static void olly_b64_init(void) {
     }
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+static int enc_ssse3_ok = 0;
+__attribute__((constructor)) static void olly_b64_enc_detect(void) { enc_ssse3_ok = __builtin_cpu_supports("ssse3"); }
+
+/* 12 bytes to 16 characters per step with SSSE3: each 3-byte group a b c is spread
+ * over a 32-bit lane as b a c b, the four 6-bit values are moved into place with one
+ * 16-bit multiply-high and one multiply-low, and a value v becomes its character by
+ * adding an offset picked by pshufb from a class of v (A-Z, a-z, 0-9, '+', '/').
+ * Reads 16 bytes per step, so it stops while 16 bytes remain readable. */
+__attribute__((target("ssse3")))
+static size_t encode_ssse3(const uint8_t *src, size_t n, uint8_t *dst) {
+    const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+    const __m128i m0 = _mm_set1_epi32(0x0fc0fc00), k0 = _mm_set1_epi32(0x04000040);
+    const __m128i m1 = _mm_set1_epi32(0x003f03f0), k1 = _mm_set1_epi32(0x01000010);
+    const __m128i offsets = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62,
+                                          '/' - 63, 'A', 0, 0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 12, dst += 16) {
+        __m128i in = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(src + i)), spread);
+        __m128i hi = _mm_mulhi_epu16(_mm_and_si128(in, m0), k0);
+        __m128i lo = _mm_mullo_epi16(_mm_and_si128(in, m1), k1);
+        __m128i v = _mm_or_si128(hi, lo);
+        /* class: 0 for 26..51, 1..12 for 52..63, 13 for 0..25 */
+        __m128i cls = _mm_subs_epu8(v, _mm_set1_epi8(51));
+        __m128i upper = _mm_cmpgt_epi8(_mm_set1_epi8(26), v);
+        cls = _mm_or_si128(cls, _mm_and_si128(upper, _mm_set1_epi8(13)));
+        _mm_storeu_si128((__m128i *)dst, _mm_add_epi8(v, _mm_shuffle_epi8(offsets, cls)));
+    }
+    return i;
+}
+#endif
+
 void olly_b64_encode(const uint8_t *src, size_t n, uint8_t *dst) {
     size_t i = 0;
+#if defined(__x86_64__)
+    if (enc_ssse3_ok && n >= 16) {
+        i = encode_ssse3(src, n, dst);
+        dst += i / 3 * 4;
+    }
+#endif
     for (; i + 3 <= n; i += 3, dst += 4) {
         uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
         memcpy(dst, &e[v >> 12], 2);

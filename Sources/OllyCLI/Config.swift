@@ -56,6 +56,7 @@ public enum ConfigSchema {
             ConfigKey("unix", .bool),
             ConfigKey("bpf-object", .string),
             ConfigKey("stats-interval", .int(0...86400)),
+            ConfigKey("idle-timeout", .int(0...86400)),
             ConfigKey("verbose", .bool),
             ConfigKey("preload", .bool),
             ConfigKey("attach", .int(1...Int64(Int32.max))),

@@ -24,6 +24,9 @@ public struct CaptureOptions: Sendable {
     public var verbose = false
     /// Also write a stats record every this many seconds (0: only at exit and by --stats-every).
     public var statsInterval: Int = 10
+    /// Seconds after which a connection announced at start (`existing`) that the kernel
+    /// has not seen is forgotten; 0: never.
+    public var idleTimeout: Int = 300
     /// A command to start and capture: held until its pid is in the filter.
     public var command: [String] = []
     /// Attach the TLS uprobes to the system libssl at start (each uprobe adds about 0.1 s
@@ -78,7 +81,7 @@ extension CaptureOptions {
     /// The command line's options over the `capture:` section of the config file (lists
     /// there are comma-separated strings). Integers not given on the command line are nil.
     public static func merge(_ cli: CaptureOptions, budget: Int?, ringBytes: Int?, statsInterval: Int?,
-                             config c: Config) throws(CaptureFailure) -> CaptureOptions {
+                             idleTimeout: Int? = nil, config c: Config) throws(CaptureFailure) -> CaptureOptions {
         var o = cli
         if o.pids.isEmpty, let s = c.string("capture", "pid") {
             o.pids = try list(s, key: "pid") { Int32($0).flatMap { $0 > 0 ? $0 : nil } }
@@ -94,6 +97,7 @@ extension CaptureOptions {
         o.bpfObject = o.bpfObject ?? c.string("capture", "bpf-object")
         o.statsInterval = statsInterval ?? c.int("capture", "stats-interval").map(Int.init) ?? o.statsInterval
         o.verbose = o.verbose || (c.bool("capture", "verbose") ?? false)
+        o.idleTimeout = idleTimeout ?? c.int("capture", "idle-timeout").map(Int.init) ?? o.idleTimeout
         if o.pids.count > maxPids || o.ports.count > maxPorts {
             throw CaptureFailure(status: ExitStatus.usage, message: "capture: at most \(maxPids) pids and \(maxPorts) ports")
         }

@@ -28,24 +28,31 @@ public final class LiveCapture {
 
     // Per-process state. `lastPid` spares a set lookup for runs of events of one process.
     var seen = Set<Int32>()
-    var lastPid: Int32 = -1
+    @exclusivity(unchecked) var lastPid: Int32 = -1
     var sslChecked = Set<Int32>()
     // Connections found open at start: announced with their own cids (from `existingBase`);
-    // the kernel's cid for the same socket (at its first data) is mapped to it.
-    var existingByTuple: [String: (cid: Int64, pid: Int32)] = [:]
-    var remap: [UInt64: Int64] = [:]
+    // the kernel's cid for the same socket (at its first data) is mapped to it. An entry
+    // of `existingByTuple` (announced, never seen by the kernel) is dropped after
+    // `idleTimeout` seconds; both tables lose the entries of a process that is gone.
+    struct Announced { var cid: Int64; var pid: Int32; var at: Int64 }
+    struct Remapped { var cid: Int64; var pid: Int32 }
+    var existingByTuple: [String: Announced] = [:]
+    var remap: [UInt64: Remapped] = [:]
     static let existingBase: Int64 = 1 << 32
 
-    // Counters.
-    var eventsIn: Int64 = 0
-    var bytesIn: Int64 = 0
+    // Counters. Those touched per event skip the dynamic exclusivity checks (one thread,
+    // no overlapping accesses; the checks were a tenth of the consumer's time per event).
+    @exclusivity(unchecked) var eventsIn: Int64 = 0
+    @exclusivity(unchecked) var bytesIn: Int64 = 0
     var badEvents: Int64 = 0
-    var capturedBytes: Int64 = 0
-    var gapBytes: Int64 = 0
+    @exclusivity(unchecked) var capturedBytes: Int64 = 0
+    @exclusivity(unchecked) var gapBytes: Int64 = 0
     var existingConns: Int64 = 0
     var procsSeen: Int64 = 0
-    var lastTS: Int64 = 0
-    var nextStatsAt: Int64 = 0
+    var evictedConns: Int64 = 0
+    var goneProcs: Int64 = 0
+    @exclusivity(unchecked) var lastTS: Int64 = 0
+    @exclusivity(unchecked) var nextStatsAt: Int64 = 0
     var writeFailure: WriteFailure?
 
     public init(options: CaptureOptions, settings: Settings, command: String = "olly-capture", outputFD: Int32 = 1) {
@@ -153,6 +160,7 @@ public final class LiveCapture {
                 }
             }
             var nextPeriodic = monotonicNS() + Int64(options.statsInterval) * 1_000_000_000
+            var nextSweep = monotonicNS() + 1_000_000_000
             var forwarded = false
             loop: while true {
                 let sig = olly_pending_signal()
@@ -173,7 +181,12 @@ public final class LiveCapture {
                     status = childStatus ?? ExitStatus.failure
                     break loop
                 }
-                if options.statsInterval > 0 && monotonicNS() >= nextPeriodic {
+                let mono = monotonicNS()
+                if mono >= nextSweep {
+                    sweep(now: realtimeNS())
+                    nextSweep = mono + 1_000_000_000
+                }
+                if options.statsInterval > 0 && mono >= nextPeriodic {
                     try writeStats(final: false)
                     nextPeriodic = monotonicNS() + Int64(options.statsInterval) * 1_000_000_000
                 }
@@ -236,15 +249,16 @@ public final class LiveCapture {
                 guard Self.dataSize + cap <= size, cap <= Int(e.len) else { badEvents += 1; return 0 }
                 if pid != lastPid { try sawProcess(pid, ts: ts) }
                 var cid = Int64(bitPattern: e.cid)
-                if !remap.isEmpty, let c = remap[e.cid] { cid = c }
+                if !remap.isEmpty, let c = remap[e.cid] { cid = c.cid }
                 capturedBytes += Int64(cap)
                 gapBytes += Int64(e.len) - Int64(cap)
-                let rec = DataRecord(ts: ts, cid: cid, pid: Int(pid), tid: Int(hdr.tid),
+                // Straight from the ring buffer into the output buffer: no record value,
+                // no payload copy of its own.
+                try writer.writeData(ts: ts, cid: cid, pid: Int64(pid), tid: Int64(hdr.tid),
                                      dir: e.dir == UInt8(OLLY_DIR_IN.rawValue) ? .in : .out,
                                      off: Int64(bitPattern: e.off), len: Int64(e.len),
-                                     data: Array(UnsafeRawBufferPointer(start: p + Self.dataSize, count: cap)),
+                                     payload: UnsafeRawBufferPointer(start: p + Self.dataSize, count: cap),
                                      tls: e.tls != 0)
-                try writer.write(.data(rec))
             case UInt32(OLLY_EV_CONN.rawValue):
                 guard size >= Self.connSize else { badEvents += 1; return 0 }
                 if pid != lastPid { try sawProcess(pid, ts: ts) }
@@ -295,7 +309,7 @@ public final class LiveCapture {
             if pid != lastPid || !sslChecked.contains(pid) { checkSSL(pid) }
         case UInt8(OLLY_CONN_CLOSE.rawValue):
             r.ev = .close
-            if let c = remap.removeValue(forKey: e.cid) { r.cid = c }
+            if let c = remap.removeValue(forKey: e.cid) { r.cid = c.cid }
             // The kernel may have released the local port by now: addresses come from open.
             r.laddr = nil
             r.raddr = nil
@@ -303,7 +317,7 @@ public final class LiveCapture {
             // First sight of a socket whose open was not seen: one found at start (same
             // 4-tuple) keeps the cid announced then; any other predates capture too.
             if let l = r.laddr, let rr = r.raddr, let known = existingByTuple.removeValue(forKey: l + " " + rr) {
-                remap[e.cid] = known.cid
+                remap[e.cid] = Remapped(cid: known.cid, pid: known.pid)
                 return
             }
             r.ev = .existing
@@ -316,10 +330,7 @@ public final class LiveCapture {
         let pid = Int32(bitPattern: e.hdr.pid)
         switch e.ev {
         case UInt8(OLLY_PROC_EXIT.rawValue):
-            seen.remove(pid)
-            sslChecked.remove(pid)
-            if lastPid == pid { lastPid = -1 }
-            existingByTuple = existingByTuple.filter { $0.value.pid != pid }
+            forget(pid)
         case UInt8(OLLY_PROC_EXEC.rawValue), UInt8(OLLY_PROC_FORK.rawValue):
             // A new program (exec) or a new process (fork): describe it again.
             let comm = withUnsafeBytes(of: e.comm) { raw in
@@ -338,6 +349,43 @@ public final class LiveCapture {
             }
         default:
             badEvents += 1
+        }
+    }
+
+    /// Drops what is kept about a process that exited: it is described again (a new
+    /// `proc` record) if its pid shows up again, as a new process would be.
+    func forget(_ pid: Int32) {
+        seen.remove(pid)
+        sslChecked.remove(pid)
+        if lastPid == pid { lastPid = -1 }
+        if existingByTuple.values.contains(where: { $0.pid == pid }) {
+            existingByTuple = existingByTuple.filter { $0.value.pid != pid }
+        }
+        if remap.values.contains(where: { $0.pid == pid }) {
+            remap = remap.filter { $0.value.pid != pid }
+        }
+    }
+
+    /// Periodic clean-up (about once a second while capturing): processes that are gone
+    /// without an exit event reaching us (a lost event, a process whose exit the filters
+    /// hid) are forgotten, and connections announced at start that the kernel has not
+    /// seen for `idleTimeout` seconds are dropped (`evicted_conns`). If such a connection
+    /// is used later it is announced again, under the kernel's cid.
+    func sweep(now: Int64) {
+        for pid in seen where kill(pid, 0) != 0 && errno == ESRCH {
+            forget(pid)
+            goneProcs += 1
+        }
+        for pid in sslChecked where kill(pid, 0) != 0 && errno == ESRCH { sslChecked.remove(pid) }
+        let gone = Set(remap.values.map(\.pid)).union(existingByTuple.values.map(\.pid)).filter {
+            kill($0, 0) != 0 && errno == ESRCH
+        }
+        for pid in gone { forget(pid) }
+        if options.idleTimeout > 0 {
+            let limit = now - Int64(options.idleTimeout) * 1_000_000_000
+            let before = existingByTuple.count
+            existingByTuple = existingByTuple.filter { $0.value.at >= limit }
+            evictedConns += Int64(before - existingByTuple.count)
         }
     }
 
@@ -365,9 +413,17 @@ public final class LiveCapture {
         let now = realtimeNS()
         var scanPids = initialTargets
         if scanPids.isEmpty && options.command.isEmpty {
-            // No pid filter: every process the other filters let through.
+            // No pid filter: every process the other filters let through; with a comm or
+            // cgroup filter those processes are described now (without one, the machine's
+            // processes are described as they show up).
             let me = getpid()
             scanPids = ProcFS.pids().filter { $0 != me && matchesFilters($0) }
+            if options.comm != nil || options.cgroup != nil {
+                for pid in scanPids where seen.insert(pid).inserted {
+                    procsSeen += 1
+                    try writer.write(.proc(ProcInfo.read(pid: pid).record(ts: now)))
+                }
+            }
         } else {
             for pid in scanPids {
                 seen.insert(pid)
@@ -395,7 +451,7 @@ public final class LiveCapture {
             r.family = c.family == 10 ? .inet6 : .inet
             r.laddr = c.laddr
             r.raddr = c.raddr
-            existingByTuple[c.laddr + " " + c.raddr] = (next, c.pid)
+            existingByTuple[c.laddr + " " + c.raddr] = Announced(cid: next, pid: c.pid, at: now)
             existingConns += 1
             try writer.write(.conn(r))
         }
@@ -459,7 +515,6 @@ public final class LiveCapture {
             return .failure(CaptureFailure(status: ExitStatus.failure, message: "cannot fork: \(errnoDescription(errno))"))
         }
         _ = olly_bpf_add_pid(handle, pid)
-        seen.insert(pid)
         var one: UInt8 = 1
         _ = write(hold[1], &one, 1)
         close(hold[1])
@@ -506,7 +561,22 @@ public final class LiveCapture {
             ("bad_records", badEvents),
             ("bytes_in", bytesIn),
         ]
-        guard let handle = h else { return c }
+        if let handle = h { c += kernelCounters(handle) }
+        c.append(("captured_bytes", capturedBytes))
+        c.append(("gap_bytes", gapBytes))
+        c.append(("existing_conns", existingConns))
+        c.append(("procs", procsSeen))
+        c.append(("evicted_conns", evictedConns))
+        c.append(("gone_procs", goneProcs))
+        c.append(("conns_tracked", Int64(existingByTuple.count + remap.count)))
+        c.append(("procs_tracked", Int64(seen.count)))
+        return c
+    }
+
+    /// Lost events (in total and per CPU), read faults, TLS plaintext without a socket,
+    /// truncated iovec arrays: the programs' per-CPU counters.
+    func kernelCounters(_ handle: OpaquePointer) -> [(String, Int64)] {
+        var c: [(String, Int64)] = []
         let ncpu = Int(olly_bpf_ncpus())
         var per = [UInt64](repeating: 0, count: max(ncpu, 1))
         let lost = olly_bpf_lost(handle, &per, Int32(per.count))
@@ -515,10 +585,6 @@ public final class LiveCapture {
         c.append(("read_faults", max(olly_bpf_stat(handle, Int32(OLLY_STAT_READ_FAULT.rawValue)), 0)))
         c.append(("tls_no_socket", max(olly_bpf_stat(handle, Int32(OLLY_STAT_TLS_NOSOCK.rawValue)), 0)))
         c.append(("iov_truncated", max(olly_bpf_stat(handle, Int32(OLLY_STAT_IOV_TRUNC.rawValue)), 0)))
-        c.append(("captured_bytes", capturedBytes))
-        c.append(("gap_bytes", gapBytes))
-        c.append(("existing_conns", existingConns))
-        c.append(("procs", procsSeen))
         return c
     }
 

@@ -19,9 +19,10 @@ public final class RecordWriter {
     public let perRecord: Bool
     let blockBytes: Int
     public let buffer: OutputBuffer
-    public var encoder: RecordEncoder
+    // Touched once per record; no overlapping access is possible (see OutputBuffer).
+    @exclusivity(unchecked) public var encoder: RecordEncoder
     /// Records written.
-    public private(set) var records: Int64 = 0
+    @exclusivity(unchecked) public private(set) var records: Int64 = 0
 
     public init(fd: Int32, format: RecordFormat, unbuffered: Bool, blockBytes: Int = 1 << 18) {
         self.fd = fd

@@ -49,6 +49,9 @@ struct OllyCaptureCommand: ParsableCommand {
     @Option(name: .customLong("stats-interval"), help: ArgumentHelp("Also write a stats record every N seconds of live capture; 0: only at exit. (default: 10)", valueName: "seconds"))
     var statsInterval: Int?
 
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Forget a connection found open at start that has not been used for this many seconds; 0: never. (default: 300)", valueName: "seconds"))
+    var idleTimeout: Int?
+
     @Flag(help: "Print libbpf's messages (and the verifier log on a load failure) on stderr.")
     var verbose = false
 
@@ -76,6 +79,7 @@ struct OllyCaptureCommand: ParsableCommand {
         if let b = budget, b < 1 || b > 262_144 { throw ValidationError("--budget must be between 1 and 262144") }
         if let r = ringBytes, r < 65536 || r > 1 << 30 { throw ValidationError("--ring-bytes must be between 65536 and 1073741824") }
         if let s = statsInterval, s < 0 || s > 86400 { throw ValidationError("--stats-interval must be between 0 and 86400") }
+        if let s = idleTimeout, s < 0 || s > 86400 { throw ValidationError("--idle-timeout must be between 0 and 86400") }
         if replay != nil && !command.isEmpty { throw ValidationError("--replay and a command to run cannot be combined") }
         if preload && command.isEmpty { throw ValidationError("--preload needs a command: olly-capture --preload -- CMD [ARG...]") }
         if let a = attach, a <= 0 { throw ValidationError("--attach \(a): not a process ID") }
@@ -114,7 +118,7 @@ struct OllyCaptureCommand: ParsableCommand {
         let options: CaptureOptions
         do throws(CaptureFailure) {
             options = try CaptureOptions.merge(cli, budget: budget, ringBytes: ringBytes,
-                                               statsInterval: statsInterval, config: config)
+                                               statsInterval: statsInterval, idleTimeout: idleTimeout, config: config)
         } catch {
             diag.say(error.message)
             throw ExitCode(error.status)

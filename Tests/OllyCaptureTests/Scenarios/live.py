@@ -153,8 +153,9 @@ http {{
         try: ng.wait(10)
         except subprocess.TimeoutExpired: ng.kill(); ng.wait()
 
-elif scenario == "existing":
-    # A connection opened before capture starts, used again while it runs.
+elif scenario in ("existing", "idle"):
+    # A connection opened before capture starts, used again while it runs. "idle": it
+    # stays unused longer than --idle-timeout first.
     ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
     port = ls.getsockname()[1]
     go = os.path.join(work, "go")
@@ -184,19 +185,195 @@ open(os.path.join(work, "client_in"), "wb").write(s.recv(100))
     ls.close()
     time.sleep(0.5)
     out = open(os.path.join(work, "capture.ndjson"), "wb")
-    cap = subprocess.Popen([olly, "--bpf-object", bpf, "--stats-interval", "0", "-u",
-                            "--pid", str(srv.pid), "--pid", str(cli.pid)], stdout=out,
+    idle = ["--idle-timeout", "1"] if scenario == "idle" else []
+    cap = subprocess.Popen([olly, "--bpf-object", bpf, "--stats-interval", "0", "-u"] + idle +
+                           ["--pid", str(srv.pid), "--pid", str(cli.pid)], stdout=out,
                            stderr=open(os.path.join(work, "stderr.txt"), "wb"))
     path = os.path.join(work, "capture.ndjson")
     for _ in range(200):   # the existing records come first, once the programs are attached
         if b'"existing"' in open(path, "rb").read(): break
         time.sleep(0.05)
+    if idle: time.sleep(2.5)
     open(go, "w").close()
     cli.wait(10); srv.wait(10)
     time.sleep(0.2)
     cap.send_signal(signal.SIGINT)
     truth["status"] = cap.wait(30)
     truth.update(server=srv.pid, client=cli.pid, port=port)
+elif scenario == "comm":
+    # One tree, two names: a child renames itself (its comm) and talks to its parent.
+    # --comm NAME with the command captures the renamed child only, not the parent.
+    name = "ollyc%d" % (os.getpid() % 10000000)
+    script = os.path.join(work, "comm.py")
+    open(script, "w").write(r'''
+import os, socket, sys
+work, name = sys.argv[1], sys.argv[2]
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+port = ls.getsockname()[1]
+pid = os.fork()
+if pid == 0:
+    open("/proc/self/comm", "w").write(name)
+    s = socket.create_connection(("127.0.0.1", port))
+    out = b"".join(b"request %d from the named child;" % i for i in range(3))
+    s.sendall(out)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b: break
+        got += b
+    open(os.path.join(work, "child_out"), "wb").write(out)
+    open(os.path.join(work, "child_in"), "wb").write(got)
+    open(os.path.join(work, "child_pid"), "w").write(str(os.getpid()))
+    s.close(); os._exit(0)
+c, _ = ls.accept()
+got = b""
+while True:
+    b = c.recv(4096)
+    if not b: break
+    got += b
+c.sendall(b"parent saw %d bytes" % len(got))
+c.close(); os.waitpid(pid, 0)
+''')
+    capture(["--comm", name, "--", sys.executable, script, work, name])
+    truth.update(name=name, child=int(open(os.path.join(work, "child_pid")).read()))
+
+elif scenario == "cgroup":
+    # A client moved into a cgroup of its own talks to a server outside it; the capture
+    # is filtered to that cgroup only (no pid filter).
+    mount = next(l.split()[1] for l in open("/proc/self/mounts") if l.split()[2] == "cgroup2")
+    rel = "olly-test-%d" % os.getpid()
+    cg = os.path.join(mount, rel)
+    os.mkdir(cg)
+    go = os.path.join(work, "go")
+    ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1)
+    port = ls.getsockname()[1]
+    srv_code = r'''
+import socket, sys
+ls = socket.socket(fileno=int(sys.argv[1]))
+c, _ = ls.accept()
+got = b""
+while True:
+    b = c.recv(4096)
+    if not b: break
+    got += b
+c.sendall(b"server outside the cgroup got " + got)
+c.close()
+'''
+    cli_code = r'''
+import os, socket, sys, time
+cg, port, go, work = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+open(os.path.join(cg, "cgroup.procs"), "w").write(str(os.getpid()))
+open(os.path.join(work, "moved"), "w").close()
+while not os.path.exists(go): time.sleep(0.02)
+s = socket.create_connection(("127.0.0.1", port))
+out = b"hello from inside the cgroup" * 20
+s.sendall(out); s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b: break
+    got += b
+open(os.path.join(work, "client_out"), "wb").write(out)
+open(os.path.join(work, "client_in"), "wb").write(got)
+'''
+    srv = subprocess.Popen([sys.executable, "-c", srv_code, str(ls.fileno())], pass_fds=[ls.fileno()])
+    cli = subprocess.Popen([sys.executable, "-c", cli_code, cg, str(port), go, work])
+    ls.close()
+    try:
+        for _ in range(200):
+            if os.path.exists(os.path.join(work, "moved")): break
+            time.sleep(0.02)
+        path = os.path.join(work, "capture.ndjson")
+        cap = subprocess.Popen([olly, "--bpf-object", bpf, "--stats-interval", "0", "-u", "--cgroup", rel],
+                               stdout=open(path, "wb"), stderr=open(os.path.join(work, "stderr.txt"), "wb"))
+        want = b'"pid":%d' % cli.pid
+        for _ in range(300):  # the client's proc record comes once the programs are attached
+            if want in open(path, "rb").read(): break
+            time.sleep(0.05)
+        open(go, "w").close()
+        cli.wait(20); srv.wait(20)
+        time.sleep(0.2)
+        cap.send_signal(signal.SIGINT)
+        truth["status"] = cap.wait(30)
+        truth.update(client=cli.pid, server=srv.pid, cgroup=rel)
+    finally:
+        for p in (cli, srv):
+            if p.poll() is None: p.kill(); p.wait()
+        os.rmdir(cg)
+
+elif scenario == "port":
+    # One client, two servers on two ports; --port captures only the first port's
+    # connection (both of its ends), nothing of the other.
+    script = os.path.join(work, "ports.py")
+    open(script, "w").write(r'''
+import os, socket, sys, json
+work = sys.argv[1]
+l1 = socket.socket(); l1.bind(("127.0.0.1", int(sys.argv[2]))); l1.listen(1)
+l2 = socket.socket(); l2.bind(("127.0.0.1", int(sys.argv[3]))); l2.listen(1)
+pid = os.fork()
+if pid == 0:
+    for ls, tag in ((l1, b"one"), (l2, b"two")):
+        c, _ = ls.accept()
+        got = c.recv(65536)
+        c.sendall(b"reply on port " + tag + b" to " + got)
+        c.close()
+    os._exit(0)
+l1.close(); l2.close()
+res = {}
+for port, tag in ((sys.argv[2], "one"), (sys.argv[3], "two")):
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    s.sendall(b"request for port " + tag.encode())
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b: break
+        got += b
+    open(os.path.join(work, "in_" + tag), "wb").write(got)
+    s.close()
+os.waitpid(pid, 0)
+''')
+    p1, p2 = free_port(), free_port()
+    while p2 == p1: p2 = free_port()
+    capture(["--port", str(p1), "--", sys.executable, script, work, str(p1), str(p2)])
+    truth.update(port1=p1, port2=p2)
+
+elif scenario in ("unix", "nounix"):
+    # AF_UNIX stream sockets: captured with --unix, absent without it.
+    script = os.path.join(work, "unix.py")
+    open(script, "w").write(r'''
+import os, socket, sys
+work = sys.argv[1]
+path = os.path.join(work, "sock")
+ls = socket.socket(socket.AF_UNIX); ls.bind(path); ls.listen(1)
+pid = os.fork()
+if pid == 0:
+    c, _ = ls.accept()
+    got = b""
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        got += b
+    reply = b"unix reply " * 500
+    c.sendall(reply)
+    open(os.path.join(work, "server_in"), "wb").write(got)
+    open(os.path.join(work, "server_out"), "wb").write(reply)
+    c.close(); os._exit(0)
+ls.close()
+s = socket.socket(socket.AF_UNIX); s.connect(path)
+out = bytes(range(256)) * 40
+s.sendall(out); s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(3000)
+    if not b: break
+    got += b
+open(os.path.join(work, "client_out"), "wb").write(out)
+open(os.path.join(work, "client_in"), "wb").write(got)
+s.close(); os.waitpid(pid, 0)
+''')
+    capture((["--unix"] if scenario == "unix" else []) + ["--", sys.executable, script, work])
+
 else:
     raise SystemExit("unknown scenario " + scenario)
 

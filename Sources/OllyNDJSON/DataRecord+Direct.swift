@@ -1,0 +1,146 @@
+// Writing a `data` record straight from captured bytes into the output buffer, for
+// capture sources that see one such record per system call: no `DataRecord`, no payload
+// array, one capacity check per record. The bytes are exactly those the general encoder
+// writes for the same record (`Record.data(...)` through `RecordEncoder.append`), in
+// both formats; tests compare the two.
+
+extension RecordEncoder {
+    /// Appends the `data` record `{kind, ts, cid, pid, tid, dir, off, len, data[, tls]}`
+    /// with `payload` as its captured bytes.
+    public mutating func appendData(ts: Int64, cid: Int64, pid: Int64, tid: Int64, dir: Direction,
+                                    off: Int64, len: Int64, payload: UnsafeRawBufferPointer, tls: Bool) {
+        switch format {
+        case .ndjson:
+            let b64 = Base64.encodedLength(payload.count)
+            // fixed text 90 bytes at most; 6 integers of at most 20 characters each
+            out.reserve(b64 + 256)
+            var c = out.cursor
+            let start = c
+            c = put(c, "{\"kind\":\"data\",\"ts\":")
+            c = putDecimal(c, ts)
+            c = put(c, ",\"cid\":")
+            c = putDecimal(c, cid)
+            c = put(c, ",\"pid\":")
+            c = putDecimal(c, pid)
+            c = put(c, ",\"tid\":")
+            c = putDecimal(c, tid)
+            c = put(c, dir == .out ? ",\"dir\":\"out\",\"off\":" : ",\"dir\":\"in\",\"off\":")
+            c = putDecimal(c, off)
+            c = put(c, ",\"len\":")
+            c = putDecimal(c, len)
+            c = put(c, ",\"data\":\"")
+            Base64.encode(payload, into: c)
+            c += b64
+            c = put(c, tls ? "\",\"tls\":true}\n" : "\"}\n")
+            out.advance(c - start)
+        case .bin:
+            header()
+            out.reserve(payload.count + 4 + 160) // fixed 62 bytes at most, 7 varints of at most 10
+            var c = out.cursor
+            let start = c
+            c += 4
+            c = put(c, "\u{09}\u{05}kind\u{06}\u{04}data\u{03}ts\u{04}")
+            c = putZigzag(c, ts)
+            c = put(c, "\u{04}cid\u{04}")
+            c = putZigzag(c, cid)
+            c = put(c, "\u{04}pid\u{04}")
+            c = putZigzag(c, pid)
+            c = put(c, "\u{04}tid\u{04}")
+            c = putZigzag(c, tid)
+            c = put(c, dir == .out ? "\u{04}dir\u{06}\u{03}out\u{04}off\u{04}" : "\u{04}dir\u{06}\u{02}in\u{04}off\u{04}")
+            c = putZigzag(c, off)
+            c = put(c, "\u{04}len\u{04}")
+            c = putZigzag(c, len)
+            c = put(c, "\u{05}data\u{07}")
+            c = putVarint(c, UInt64(payload.count))
+            if let p = payload.baseAddress, payload.count > 0 {
+                c.update(from: p.assumingMemoryBound(to: UInt8.self), count: payload.count)
+                c += payload.count
+            }
+            c = put(c, tls ? "\u{04}tls\u{03}\u{00}" : "\u{00}")
+            let body = c - start - 4
+            out.patchUInt32LE(at: out.count, UInt32(truncatingIfNeeded: body))
+            out.advance(c - start)
+        }
+    }
+}
+
+extension RecordWriter {
+    /// Writes a `data` record from captured bytes (see `RecordEncoder.appendData`).
+    @inline(__always)
+    public func writeData(ts: Int64, cid: Int64, pid: Int64, tid: Int64, dir: Direction,
+                          off: Int64, len: Int64, payload: UnsafeRawBufferPointer, tls: Bool) throws(WriteFailure) {
+        encoder.appendData(ts: ts, cid: cid, pid: pid, tid: tid, dir: dir, off: off, len: len, payload: payload, tls: tls)
+        try recordDone()
+    }
+}
+
+@inline(__always)
+private func put(_ c: UnsafeMutablePointer<UInt8>, _ s: StaticString) -> UnsafeMutablePointer<UInt8> {
+    let n = s.utf8CodeUnitCount
+    c.update(from: s.utf8Start, count: n)
+    return c + n
+}
+
+/// Two decimal digits per entry, "00" to "99".
+private let digitPairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+/// The decimal form of `v` (a minus sign for negatives), two digits per division.
+@inline(__always)
+private func putDecimal(_ c: UnsafeMutablePointer<UInt8>, _ v: Int64) -> UnsafeMutablePointer<UInt8> {
+    var c = c
+    var u: UInt64
+    if v < 0 {
+        c.pointee = UInt8(ascii: "-")
+        c += 1
+        u = UInt64(bitPattern: 0 &- v)
+    } else {
+        u = UInt64(v)
+    }
+    if u < 10 {
+        c.pointee = 0x30 &+ UInt8(truncatingIfNeeded: u)
+        return c + 1
+    }
+    var digits = 2
+    var p: UInt64 = 100
+    while digits < 20 && u >= p { digits += 1; p &*= 10 }
+    var end = c + digits
+    let result = end
+    do {
+        let pairs = digitPairs.utf8Start
+        while u >= 100 {
+            let r = Int(u % 100)
+            u /= 100
+            end -= 2
+            end[0] = pairs[2 * r]
+            end[1] = pairs[2 * r + 1]
+        }
+        if u >= 10 {
+            end -= 2
+            end[0] = pairs[2 * Int(u)]
+            end[1] = pairs[2 * Int(u) + 1]
+        } else {
+            end -= 1
+            end[0] = 0x30 &+ UInt8(truncatingIfNeeded: u)
+        }
+    }
+    return result
+}
+
+@inline(__always)
+private func putVarint(_ c: UnsafeMutablePointer<UInt8>, _ v: UInt64) -> UnsafeMutablePointer<UInt8> {
+    var v = v
+    var i = 0
+    while v >= 0x80 {
+        c[i] = UInt8(truncatingIfNeeded: v) | 0x80
+        v >>= 7
+        i += 1
+    }
+    c[i] = UInt8(truncatingIfNeeded: v)
+    return c + i + 1
+}
+
+@inline(__always)
+private func putZigzag(_ c: UnsafeMutablePointer<UInt8>, _ v: Int64) -> UnsafeMutablePointer<UInt8> {
+    putVarint(c, UInt64(bitPattern: (v << 1) ^ (v >> 63)))
+}

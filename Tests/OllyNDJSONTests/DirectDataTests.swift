@@ -1,0 +1,77 @@
+import Testing
+@testable import OllyNDJSON
+
+/// `RecordEncoder.appendData` (capture's path from the ring buffer to the output) writes
+/// exactly the bytes the general encoder writes for the same record, in both formats.
+@Suite struct DirectDataTests {
+    func general(_ format: RecordFormat, _ r: DataRecord) -> [UInt8] {
+        var e = RecordEncoder(format: format, out: OutputBuffer(capacity: 64))
+        e.append(.data(r))
+        return e.out.bytes
+    }
+
+    func direct(_ format: RecordFormat, _ r: DataRecord) -> [UInt8] {
+        var e = RecordEncoder(format: format, out: OutputBuffer(capacity: 64))
+        r.data.withUnsafeBytes {
+            e.appendData(ts: r.ts, cid: r.cid, pid: Int64(r.pid), tid: Int64(r.tid ?? 0), dir: r.dir,
+                         off: r.off, len: r.len, payload: $0, tls: r.tls)
+        }
+        return e.out.bytes
+    }
+
+    @Test(arguments: RecordFormat.allCases)
+    func sameBytesAsTheGeneralEncoder(_ format: RecordFormat) throws {
+        let numbers: [Int64] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1 << 31, 1_763_790_000_123_456_789,
+                                Int64.max, -1, -10, -1_000_001, Int64.min + 1]
+        var seed: UInt64 = 7
+        func rnd() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 11 }
+        var checked = 0
+        for len in [0, 1, 2, 3, 4, 15, 16, 17, 47, 48, 255, 256, 4096, 16384] {
+            let payload = (0..<len).map { _ in UInt8(truncatingIfNeeded: rnd()) }
+            for k in 0..<numbers.count {
+                let n = numbers[k], m = numbers[(k + 5) % numbers.count]
+                var r = DataRecord(ts: n, cid: m, pid: Int(Int32.max), tid: Int(rnd() % 4_000_000),
+                                   dir: k % 2 == 0 ? .out : .in, off: abs(m == Int64.min ? 0 : m), len: Int64(len) + Int64(k),
+                                   data: payload, tls: k % 3 == 0)
+                r.pid = Int(rnd() % 5_000_000)
+                #expect(direct(format, r) == general(format, r), "len \(len), numbers \(n) \(m), \(format)")
+                checked += 1
+            }
+        }
+        #expect(checked == 14 * numbers.count)
+    }
+
+    /// Several records in a row, binary magic once, decoded back to the same records.
+    @Test(arguments: RecordFormat.allCases)
+    func decodesBack(_ format: RecordFormat) throws {
+        var e = RecordEncoder(format: format, out: OutputBuffer(capacity: 16))
+        var recs: [DataRecord] = []
+        for i in 0..<3 {
+            let payload: [UInt8] = Array("ab\"\\".utf8) + [UInt8(48 + i)]
+            let ts: Int64 = 1_700_000_000_000_000_000 + Int64(i)
+            recs.append(DataRecord(ts: ts, cid: Int64(i + 1), pid: 42, tid: 43, dir: .in, off: Int64(i * 5), len: 5,
+                                   data: payload, tls: i == 1))
+        }
+        for r in recs {
+            r.data.withUnsafeBytes {
+                e.appendData(ts: r.ts, cid: r.cid, pid: 42, tid: 43, dir: r.dir, off: r.off, len: r.len, payload: $0, tls: r.tls)
+            }
+        }
+        let bytes = e.out.bytes
+        var got: [Record] = []
+        if format == .ndjson {
+            for line in bytes.split(separator: UInt8(ascii: "\n")) {
+                got.append(try Array(line).withUnsafeBytes { b throws(DecodeError) in try Record.decodeNDJSON(b) })
+            }
+        } else {
+            #expect(Array(bytes.prefix(8)) == BinaryFormat.magic)
+            var i = 8
+            while i + 4 <= bytes.count {
+                let n = Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+                got.append(try Array(bytes[(i + 4)..<(i + 4 + n)]).withUnsafeBytes { b throws(DecodeError) in try Record.decodeBinary(b) })
+                i += 4 + n
+            }
+        }
+        #expect(got == recs.map { Record.data($0) })
+    }
+}
