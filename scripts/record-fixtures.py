@@ -8,11 +8,12 @@ client sent (dir "out") and received (dir "in") as `data` records, with `proc` a
 records for the client: what olly-capture reports for the client process. UDP is relayed
 datagram by datagram (one `data` record per datagram).
 
-    scripts/record-fixtures.py http|redis|dns|postgres > Tests/Fixtures/reassembly/NAME.ndjson
+    scripts/record-fixtures.py http|redis|dns|postgres|mysql|mongo > Tests/Fixtures/reassembly/NAME.ndjson
     scripts/record-fixtures.sh      # all of them, then the expected exchanges
 
 Needs (installed by scripts/setup.sh test): nginx, redis-server, dnsmasq, dig, PostgreSQL
-15, curl, and the Python packages redis and psycopg.
+15, MariaDB 10.11, curl, openssl, python3-mockupdb (run by /usr/bin/python3), and the
+Python packages redis, psycopg, pymysql, mysql-connector-python and pymongo.
 """
 import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -445,9 +446,169 @@ def postgres_fixture():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def mysql_fixture():
+    import pymysql
+    import mysql.connector
+    root = tempfile.mkdtemp(prefix="olly-mariadb-")
+    os.chmod(root, 0o777)  # the server runs as mysql and makes its socket here
+    data = os.path.join(root, "data")
+    port = free_port()
+    asuser = ["--user=mysql"] if os.getuid() == 0 else []
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A certificate, so that the server offers TLS and one client switches to it.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{root}/key.pem",
+                    "-out", f"{root}/cert.pem", "-days", "2", "-subj", "/CN=olly"], check=True, **quiet)
+    os.chmod(f"{root}/key.pem", 0o644)
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+                    "--skip-test-db"] + asuser, check=True, **quiet)
+    server = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={data}", f"--port={port}", "--bind-address=127.0.0.1",
+                               f"--socket={root}/sock", f"--pid-file={root}/mariadb.pid", "--skip-log-bin",
+                               "--innodb-buffer-pool-size=16M", f"--ssl-cert={root}/cert.pem", f"--ssl-key={root}/key.pem"]
+                              + asuser, **quiet)
+    try:
+        wait_port(port)
+        for _ in range(100):
+            if os.path.exists(f"{root}/mariadb.pid"):
+                break
+            time.sleep(0.1)
+        subprocess.run(["mariadb", "--no-defaults", f"--socket={root}/sock", "-uroot", "-e",
+                        "CREATE DATABASE shop; CREATE USER olly@'%' IDENTIFIED BY 'secret'; GRANT ALL ON *.* TO olly@'%';"],
+                       check=True, **quiet)
+        rec = Recorder(port)
+        # The mariadb client (plaintext): handshake with the database, text queries, a table.
+        rec.client(["mariadb", "--no-defaults", "--skip-ssl", "-h", "127.0.0.1", "-P", str(rec.port), "-uolly", "-psecret",
+                    "shop", "-e", "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT); "
+                    "INSERT INTO items VALUES (1, 'apple', 3), (2, 'pear', 5), (3, 'fig', 7); "
+                    "SELECT * FROM items ORDER BY id"])
+        rec.client(comm="python3")
+        # PyMySQL: USE, a multi-row result set, an error, COM_INIT_DB, COM_PING, two results
+        # of one COM_QUERY (multi-statements), 300 rows (sequence ids wrap), COM_QUIT.
+        c = pymysql.connect(host="127.0.0.1", port=rec.port, user="olly", password="secret",
+                            client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS, ssl_disabled=True)
+        with c.cursor() as cur:
+            cur.execute("USE shop")
+            cur.execute("SELECT id, name, qty FROM items WHERE qty > %s ORDER BY id", (2,))
+            cur.fetchall()
+            try:
+                cur.execute("SELECT * FROM missing_table")
+            except pymysql.MySQLError:
+                pass
+            c.select_db("shop")
+            c.ping(reconnect=False)
+            cur.execute("SELECT COUNT(*) FROM items; UPDATE items SET qty = qty + 1 WHERE id = 1")
+            while cur.nextset():
+                pass
+            cur.execute("SELECT seq FROM seq_1_to_300")
+            cur.fetchall()
+        c.close()
+        # MySQL Connector/Python (pure): an auth switch to mysql_native_password, a prepared
+        # statement executed twice (binary result sets), its COM_STMT_CLOSE, an error at prepare.
+        c = mysql.connector.connect(host="127.0.0.1", port=rec.port, user="olly", password="secret", database="shop",
+                                    use_pure=True, ssl_disabled=True, auth_plugin="caching_sha2_password")
+        cur = c.cursor(prepared=True)
+        cur.execute("SELECT name, qty FROM items WHERE id = %s", (1,))
+        cur.fetchall()
+        cur.execute("SELECT name, qty FROM items WHERE id = %s", (2,))
+        cur.fetchall()
+        cur.close()
+        cur = c.cursor(prepared=True)
+        try:
+            cur.execute("SELECT nope FROM items WHERE id = %s", (1,))
+        except mysql.connector.Error:
+            pass
+        cur.close()
+        c.close()
+        # TLS: the SSLRequest, then ciphertext.
+        c = pymysql.connect(host="127.0.0.1", port=rec.port, user="olly", password="secret", database="shop",
+                            ssl={"ca": f"{root}/cert.pem", "check_hostname": False})
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+        c.close()
+        rec.finish()
+    finally:
+        try:
+            with open(f"{root}/mariadb.pid") as f:
+                os.kill(int(f.readline()), signal.SIGTERM)
+        except (OSError, ValueError):
+            server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# A MongoDB wire-protocol server (mockupdb, which runs under Debian's /usr/bin/python3):
+# answers hello/isMaster as a 6.0 primary, find with two documents (NamespaceNotFound, code
+# 26, for the collection "missing"), insert, ping and endSessions; never answers moreToCome.
+MONGO_SERVER = r"""
+import datetime, sys
+from mockupdb import MockupDB, OpMsg
+s = MockupDB(port=0)
+def handle(r):
+    if isinstance(r, OpMsg) and r.flags and r.flags & 2:
+        return True
+    name = (r.command_name or "").lower()
+    if name in ("ismaster", "hello"):
+        return r.ok(ismaster=True, isWritablePrimary=True, helloOk=True, minWireVersion=0, maxWireVersion=17,
+                    maxBsonObjectSize=16777216, maxMessageSizeBytes=48000000, maxWriteBatchSize=100000,
+                    localTime=datetime.datetime(2026, 11, 22), logicalSessionTimeoutMinutes=30, connectionId=1)
+    if name == "find":
+        if r.doc["find"] == "missing":
+            return r.command_err(code=26, errmsg="ns does not exist: shop.missing")
+        return r.ok(cursor={"id": 0, "ns": "shop." + r.doc["find"],
+                            "firstBatch": [{"_id": 1, "name": "ada"}, {"_id": 2, "name": "grace"}]})
+    if name == "insert":
+        return r.ok(n=max(1, len(r.docs) - 1))
+    if name in ("ping", "endsessions"):
+        return r.ok()
+    return r.command_err(code=59, errmsg="no such command: " + name)
+s.autoresponds(handle)
+print(s.run(), flush=True)
+sys.stdin.read()
+s.stop()
+"""
+
+
+def mongo_fixture():
+    import pymongo
+    server = subprocess.Popen(["/usr/bin/python3", "-c", MONGO_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(server.stdout.readline())
+        wait_port(port)
+        rec = Recorder(port)
+        rec.client(comm="python3")
+        # One connection for everything (no monitor traffic in the middle): directConnection,
+        # a long heartbeat.
+        c = pymongo.MongoClient("127.0.0.1", rec.port, directConnection=True, heartbeatFrequencyMS=60000,
+                                maxPoolSize=1, serverSelectionTimeoutMS=5000)
+        db = c.shop
+        db.users.insert_one({"_id": 3, "name": "linus"})
+        list(db.users.find({"name": "ada"}))
+        try:
+            list(db.missing.find({}))
+        except pymongo.errors.OperationFailure:
+            pass
+        db.get_collection("events", write_concern=pymongo.WriteConcern(w=0)).insert_one({"kind": "click"})
+        db.command("ping")
+        c.close()
+        # Debian's PyMongo 3.11 (beside mockupdb): its handshake is a legacy OP_QUERY isMaster
+        # on admin.$cmd, answered by OP_REPLY; then OP_MSG.
+        rec.client(["/usr/bin/python3", "-c", "import pymongo; c = pymongo.MongoClient('127.0.0.1', %d, "
+                    "directConnection=True, heartbeatFrequencyMS=60000, maxPoolSize=1); "
+                    "c.shop.users.find_one({'_id': 1}); c.close()" % rec.port])
+        rec.finish()
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
-    fn = {"http": http, "redis": redis_fixture, "dns": dns_fixture, "postgres": postgres_fixture}.get(what)
+    fn = {"http": http, "redis": redis_fixture, "dns": dns_fixture, "postgres": postgres_fixture,
+          "mysql": mysql_fixture, "mongo": mongo_fixture}.get(what)
     if fn is None:
-        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres > FILE")
+        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres|mysql|mongo > FILE")
     fn()

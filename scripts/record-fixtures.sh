@@ -3,7 +3,7 @@
 # expected exchanges with the olly-reassemble built in $OLLY_BIN_DIR (default
 # .build/debug). Review `git diff Tests/Fixtures/reassembly` before committing: the
 # expected files are what the golden tests diff against, exactly.
-#   scripts/record-fixtures.sh [http redis dns postgres]   (default: all)
+#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo]   (default: all)
 #   scripts/record-fixtures.sh --expected-only              (keep the recordings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ scripts/setup.sh test
 BIN=${OLLY_BIN_DIR:-.build/debug}
 DIR=Tests/Fixtures/reassembly
 mkdir -p "$DIR"
-names=(http redis dns postgres)
+names=(http redis dns postgres mysql mongo)
 record=1
 if [ "${1:-}" = --expected-only ]; then record=0; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); fi

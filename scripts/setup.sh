@@ -11,7 +11,8 @@ what=${1:-test}
 run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
 # Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
 # that the protocol tests drive.
-test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15 gdb gcc)
+test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15 gdb gcc
+           mariadb-server mariadb-client python3-mockupdb)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -33,6 +34,13 @@ fi
 if [ "$what" = test ] && ! python3 -c 'import redis, psycopg' 2>/dev/null; then
     echo "setup: installing the Python packages redis and psycopg" >&2
     python3 -m pip install -q redis 'psycopg[binary]' >&2 || echo "setup: pip install failed; only re-recording fixtures needs them" >&2
+fi
+
+# Python clients of the MySQL and MongoDB fixtures (mockupdb itself is the Debian package,
+# run by /usr/bin/python3).
+if [ "$what" = test ] && ! python3 -c 'import pymysql, mysql.connector, pymongo' 2>/dev/null; then
+    echo "setup: installing the Python packages pymysql, mysql-connector-python and pymongo" >&2
+    python3 -m pip install -q pymysql mysql-connector-python pymongo >&2 || echo "setup: pip install failed; only re-recording fixtures needs them" >&2
 fi
 
 # OTLP test peers of olly-export's tests (Tests/Receivers/otlp_receiver.py): grpcio and the

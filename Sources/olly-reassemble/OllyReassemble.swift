@@ -36,7 +36,7 @@ struct OllyReassemble: ParsableCommand {
 }
 
 struct ReassembleOptions: ParsableArguments {
-    @Option(name: .customLong("proto"), help: ArgumentHelp("Frame connections with this server port as this protocol (http1, redis, dns, postgres, unknown), whatever their content; repeatable.", valueName: "port=name"))
+    @Option(name: .customLong("proto"), help: ArgumentHelp("Frame connections with this server port as this protocol (http1, redis, dns, postgres, mysql, mongodb, unknown), whatever their content; repeatable.", valueName: "port=name"))
     var proto: [String] = []
 
     @Option(name: .customLong("max-buffer-bytes"), help: ArgumentHelp("Bytes buffered per connection before the message in progress is cut. (default: 16777216)", valueName: "bytes"))

@@ -13,10 +13,11 @@ public enum Detection: Equatable, Sendable {
 /// Well-known server ports, used only to break ties between detectors.
 let wellKnownPorts: [Int: Proto] = [
     80: .http1, 8080: .http1, 8000: .http1, 6379: .redis, 53: .dns, 5353: .dns, 5432: .postgres,
+    3306: .mysql, 27017: .mongodb,
 ]
 
 /// Protocols this build frames, in detection priority order.
-let framedProtocols: [Proto] = [.http1, .postgres, .redis, .dns]
+let framedProtocols: [Proto] = [.http1, .postgres, .redis, .dns, .mysql, .mongodb]
 
 /// Creates a session for a protocol this build frames; nil for the others.
 func makeSession(_ p: Proto, datagram: Bool) -> (any Session)? {
@@ -25,6 +26,8 @@ func makeSession(_ p: Proto, datagram: Bool) -> (any Session)? {
     case .redis: return RedisSession()
     case .dns: return DNSSession(datagram: datagram)
     case .postgres: return PostgresSession()
+    case .mysql: return MySQLSession()
+    case .mongodb: return MongoSession()
     case .unknown: return UnknownSession()
     default: return nil
     }
@@ -37,6 +40,8 @@ func detect(_ p: Proto, first: Direction, out: Bytes, in inb: Bytes, firstChunk:
     case .redis: return RedisSession.detect(first: first, out: out, in: inb)
     case .dns: return DNSSession.detect(first: first, firstChunk: firstChunk, out: out, in: inb)
     case .postgres: return PostgresSession.detect(first: first, out: out, in: inb)
+    case .mysql: return MySQLSession.detect(first: first, out: out, in: inb)
+    case .mongodb: return MongoSession.detect(first: first, out: out, in: inb)
     default: return .no
     }
 }

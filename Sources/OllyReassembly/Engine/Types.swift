@@ -74,6 +74,7 @@ public enum Flag {
     public static let upgraded = "upgraded"
     public static let push = "push"
     public static let malformed = "malformed"
+    public static let compressed = "compressed"
 
     /// Flags of a message merged into an exchange's flags, without duplicates, in a fixed order.
     static func merge(_ flags: [String], _ messages: Message?...) -> [String] {
@@ -83,7 +84,7 @@ public enum Flag {
             if m.gap && !set.contains(gap) { set.append(gap) }
             if m.truncated && !set.contains(truncated) { set.append(truncated) }
         }
-        let order = [gap, truncated, noResponse, noRequest, pipelined, evicted, upgraded, push, malformed]
+        let order = [gap, truncated, noResponse, noRequest, pipelined, evicted, upgraded, push, malformed, compressed]
         return set.sorted { (order.firstIndex(of: $0) ?? order.count) < (order.firstIndex(of: $1) ?? order.count) }
     }
 }
