@@ -243,7 +243,23 @@ public final class HookCapture {
             if r < 0 { continue }
             guard let p else { continue }
             entries += 1
-            guard let e = HookEntry.decode(UnsafeRawBufferPointer(start: p, count: Int(size))) else {
+            let b = UnsafeRawBufferPointer(start: p, count: Int(size))
+            // Data entries (nearly all of them) go from the ring to the output buffer
+            // without a record or a payload array in between.
+            if let h = HookDataHeader.decode(b) {
+                out.removeAll(keepingCapacity: true)
+                maker.noteData(pid: h.pid, ts: h.ts, len: h.len, captured: h.captured, into: &out)
+                for rec in out { try writer.write(rec) }
+                try writer.writeData(ts: h.ts, cid: h.cid, pid: Int64(h.pid), tid: Int64(h.tid),
+                                     dir: h.inbound ? .in : .out, off: h.off, len: h.len,
+                                     payload: h.payload(of: b), tls: h.tls)
+                if entries >= nextStatsAt {
+                    nextStatsAt += statsEvery
+                    try writeStats(final: false)
+                }
+                continue
+            }
+            guard let e = HookEntry.decode(b) else {
                 badEntries += 1
                 continue
             }

@@ -53,12 +53,10 @@ extension HookEntry {
         guard ts > 0, pid > 0, tid > 0 else { return nil }
         switch UInt32(type) {
         case OLLY_HOOK_DATA.rawValue:
-            guard cid > 0, off >= 0, cap <= len, flags & ~3 == 0,
-                  headerBytes + Int(cap) <= nslots * Int(OLLY_SLOT),
-                  (headerBytes + Int(cap) + Int(OLLY_SLOT) - 1) / Int(OLLY_SLOT) == nslots else { return nil }
-            let bytes = Array(UnsafeRawBufferPointer(rebasing: b[headerBytes..<headerBytes + Int(cap)]))
-            return .data(HookData(ts: ts, cid: cid, off: off, pid: pid, tid: tid, fd: fd, len: Int64(len),
-                                  inbound: flags & 1 != 0, tls: flags & 2 != 0, bytes: bytes))
+            guard let h = HookDataHeader.decode(b) else { return nil }
+            let bytes = Array(UnsafeRawBufferPointer(rebasing: b[headerBytes..<headerBytes + h.captured]))
+            return .data(HookData(ts: h.ts, cid: h.cid, off: h.off, pid: h.pid, tid: h.tid, fd: h.fd, len: h.len,
+                                  inbound: h.inbound, tls: h.tls, bytes: bytes))
         case OLLY_HOOK_CONN.rawValue:
             guard cid > 0, nslots == 1, let event = HookConn.Event(rawValue: ev), role <= 2,
                   [0, 1, 2, 10].contains(family), b.count >= headerBytes + 32 else { return nil }
@@ -72,5 +70,42 @@ extension HookEntry {
         default:
             return nil
         }
+    }
+}
+
+/// The header of a data entry, checked as `HookEntry.decode` checks it; its captured
+/// bytes stay in the channel (`payload(of:)`), for the reader's path that writes records
+/// straight from the ring.
+public struct HookDataHeader: Equatable, Sendable {
+    public var ts: Int64, cid: Int64, off: Int64, pid: Int32, tid: Int32, fd: Int32
+    public var len: Int64
+    public var captured: Int
+    public var inbound: Bool
+    public var tls: Bool
+
+    /// The header of `b` when it is a well-formed data entry; nil for any other entry
+    /// (which `HookEntry.decode` then takes, or rejects).
+    public static func decode(_ b: UnsafeRawBufferPointer) -> HookDataHeader? {
+        let hb = HookEntry.headerBytes
+        guard b.count >= hb else { return nil }
+        func u16(_ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> UInt32 { UInt32(u16(o)) | UInt32(u16(o + 2)) << 16 }
+        func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
+        guard u16(0) == UInt16(OLLY_ENTRY_MAGIC), UInt32(b[2]) == OLLY_HOOK_DATA.rawValue else { return nil }
+        let flags = b[3], nslots = Int(u32(4))
+        let ts = Int64(bitPattern: u64(8)), cid = Int64(bitPattern: u64(16)), off = Int64(bitPattern: u64(24))
+        let pid = Int32(bitPattern: u32(32)), tid = Int32(bitPattern: u32(36))
+        let len = u32(40), cap = u32(44), fd = Int32(bitPattern: u32(48))
+        guard nslots >= 1, nslots <= Int(OLLY_MAX_SLOTS_PER_ENTRY), nslots * Int(OLLY_SLOT) <= b.count,
+              ts > 0, pid > 0, tid > 0, cid > 0, off >= 0, cap <= len, flags & ~3 == 0,
+              hb + Int(cap) <= nslots * Int(OLLY_SLOT),
+              (hb + Int(cap) + Int(OLLY_SLOT) - 1) / Int(OLLY_SLOT) == nslots else { return nil }
+        return HookDataHeader(ts: ts, cid: cid, off: off, pid: pid, tid: tid, fd: fd, len: Int64(len),
+                              captured: Int(cap), inbound: flags & 1 != 0, tls: flags & 2 != 0)
+    }
+
+    /// The captured bytes of the entry `b` this header was decoded from.
+    public func payload(of b: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: b[HookEntry.headerBytes..<HookEntry.headerBytes + captured])
     }
 }

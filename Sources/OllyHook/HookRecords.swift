@@ -64,14 +64,20 @@ public struct HookRecordMaker {
             }
             out.append(.conn(r))
         case .data(let d):
-            if d.ts > lastTS { lastTS = d.ts }
-            sawProcess(d.pid, ts: d.ts, into: &out)
-            capturedBytes += Int64(d.bytes.count)
-            gapBytes += d.len - Int64(d.bytes.count)
+            noteData(pid: d.pid, ts: d.ts, len: d.len, captured: d.bytes.count, into: &out)
             out.append(.data(DataRecord(ts: d.ts, cid: d.cid, pid: Int(d.pid), tid: Int(d.tid),
                                         dir: d.inbound ? .in : .out, off: d.off, len: d.len,
                                         data: d.bytes, tls: d.tls)))
         }
+    }
+
+    /// What a data entry changes besides its own record (written by the caller): the time,
+    /// the byte counts, and a `proc` record when its process was not seen yet.
+    public mutating func noteData(pid: Int32, ts: Int64, len: Int64, captured: Int, into out: inout [Record]) {
+        if ts > lastTS { lastTS = ts }
+        sawProcess(pid, ts: ts, into: &out)
+        capturedBytes += Int64(captured)
+        gapBytes += len - Int64(captured)
     }
 
     mutating func sawProcess(_ pid: Int32, ts: Int64, into out: inout [Record]) {

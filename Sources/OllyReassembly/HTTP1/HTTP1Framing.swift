@@ -175,6 +175,19 @@ public enum HTTP1 {
         }
     }
 
+    /// Whether `b` holds an empty line (LF LF or LF CR LF) that starts at or after `from`
+    /// (the LF before it may come earlier): without one, no head in `b` is complete.
+    static func hasBlankLine(_ b: Bytes, from: Int) -> Bool {
+        var i = max(from, 1)
+        while i < b.count {
+            if b[i] == Ascii.lf {
+                if b[i - 1] == Ascii.lf || (i >= 2 && b[i - 1] == Ascii.cr && b[i - 2] == Ascii.lf) { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// Frames the request at the start of `b`.
     public static func frameRequest(_ b: Bytes) -> Frame {
         var blank = 0

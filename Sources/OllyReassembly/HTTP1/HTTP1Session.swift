@@ -8,6 +8,10 @@ public struct HTTP1Session: Session {
     public var proto: Proto { .http1 }
     var pairer = FIFOPairer<HTTP1.RequestKind>(proto: .http1)
     var tunnel: OpaquePairer?
+    /// Per side: this many bytes at the start of the message being framed hold no blank
+    /// line, so its head is incomplete; bytes that arrive later are searched alone, not
+    /// the whole head again (a head dripping in byte by byte costs linear time).
+    var noBlankLine = (0, 0)
     public init() {}
 
     public static func detect(first: Direction, out: Bytes, in inb: Bytes) -> Detection {
@@ -40,10 +44,26 @@ public struct HTTP1Session: Session {
 
     public mutating func frame(_ side: Side, _ b: Bytes) -> Frame {
         if tunnel != nil { return .complete(b.count) }
-        switch side {
-        case .request: return HTTP1.frameRequest(b)
-        case .response: return HTTP1.frameResponse(b, answering: pairer.front?.info)
+        let known = side == .request ? noBlankLine.0 : noBlankLine.1
+        if known > 0 && known <= b.count && b.count <= HTTP1.maxHead && !HTTP1.hasBlankLine(b, from: max(0, known - 2)) {
+            setNoBlankLine(side, b.count)
+            return .needMore(atLeast: b.count + 1, exact: false)
         }
+        let f: Frame
+        switch side {
+        case .request: f = HTTP1.frameRequest(b)
+        case .response: f = HTTP1.frameResponse(b, answering: pairer.front?.info)
+        }
+        if case .needMore = f, !HTTP1.hasBlankLine(b, from: 0) {
+            setNoBlankLine(side, b.count)
+        } else {
+            setNoBlankLine(side, 0)
+        }
+        return f
+    }
+
+    mutating func setNoBlankLine(_ side: Side, _ n: Int) {
+        if side == .request { noBlankLine.0 = n } else { noBlankLine.1 = n }
     }
 
     public func boundary(_ side: Side, _ b: Bytes, from: Int) -> Int? {
@@ -52,6 +72,7 @@ public struct HTTP1Session: Session {
     }
 
     public mutating func message(_ side: Side, _ m: Message, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
+        setNoBlankLine(side, 0)
         if tunnel != nil {
             tunnel?.add(side, m, maxBytes: UnknownSession.maxBytes, &out, &counters)
             return
@@ -72,6 +93,7 @@ public struct HTTP1Session: Session {
     }
 
     public mutating func lost(_ side: Side, partial: Bool, lastTS: Int64, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
+        setNoBlankLine(side, 0)
         if tunnel != nil { return }
         switch side {
         case .request:
