@@ -27,11 +27,12 @@ enum MySQLParser {
     }
 
     /// HandshakeResponse41 from the client: capabilities, max packet, charset, 23 filler
-    /// bytes, user, auth response, and the database when CLIENT_CONNECT_WITH_DB is set.
+    /// bytes (MariaDB keeps its extended capabilities in the last 4), user, auth response,
+    /// and the database when CLIENT_CONNECT_WITH_DB is set.
     static func handshakeDatabase(_ p: [UInt8]) -> String?? {
         var r = ByteReader(p)
         guard let caps = r.u32le(), caps & clientProtocol41 != 0, r.u32le() != nil, r.u8() != nil,
-              let filler = r.bytes(23), filler.allSatisfy({ $0 == 0 }), r.cString() != nil else { return nil }
+              let filler = r.bytes(23), filler.prefix(19).allSatisfy({ $0 == 0 }), r.cString() != nil else { return nil }
         if caps & clientPluginAuthLenenc != 0 {
             guard let n = r.u8(), n < 0xFB, r.bytes(Int(n)) != nil else { return .some(nil) }
         } else if caps & clientSecureConnection != 0 {
@@ -53,7 +54,12 @@ enum MySQLParser {
             applyResponse(&d, respPackets)
             return d
         }
-        // The client's handshake response (sequence id 1 after the greeting): setup, no span.
+        // A command has sequence id 0. The client's handshake response (sequence id 1 after
+        // the greeting, 2 after TLS) or its SSLRequest: setup, no span.
+        if let req = c.req, req.data.count >= 4, req.data[3] != 0 {
+            if let db = handshakeDatabase(first), let db { st.database = db }
+            return nil
+        }
         if first.count >= 32, let db = handshakeDatabase(first) {
             if let db { st.database = db }
             return nil
@@ -62,6 +68,13 @@ enum MySQLParser {
         switch cmd {
         case comQuery:
             query = String(decoding: first.dropFirst(), as: UTF8.self)
+            // USE db: the namespace of this span and of the next ones, once the server said OK.
+            if let db = useDatabase(first.dropFirst()) {
+                if respPackets.first?.first == 0 { st.database = db }
+                var d = dbDraft(c, system: "mysql", namespace: db, query: query, summary: "mysql")
+                applyResponse(&d, respPackets)
+                return d
+            }
         case comStmtPrepare:
             let sql = String(decoding: first.dropFirst(), as: UTF8.self)
             query = sql
@@ -102,6 +115,23 @@ enum MySQLParser {
         var d = dbDraft(c, system: "mysql", namespace: st.database, query: query, summary: "mysql")
         applyResponse(&d, respPackets)
         return d
+    }
+
+    /// The database of a `USE db` statement (backquotes removed); nil for any other text.
+    static func useDatabase(_ sql: ArraySlice<UInt8>) -> String? {
+        var i = sql.startIndex
+        func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 }
+        while i < sql.endIndex && isSpace(sql[i]) { i += 1 }
+        guard sql.endIndex - i > 4, sql[i] | 0x20 == UInt8(ascii: "u"), sql[i + 1] | 0x20 == UInt8(ascii: "s"),
+              sql[i + 2] | 0x20 == UInt8(ascii: "e"), isSpace(sql[i + 3]) else { return nil }
+        i += 4
+        while i < sql.endIndex && isSpace(sql[i]) { i += 1 }
+        var end = sql.endIndex
+        while end > i && (isSpace(sql[end - 1]) || sql[end - 1] == UInt8(ascii: ";")) { end -= 1 }
+        var name = sql[i..<end]
+        if name.count >= 2, name.first == UInt8(ascii: "`"), name.last == UInt8(ascii: "`") { name = name.dropFirst().dropLast() }
+        guard !name.isEmpty, !name.contains(where: isSpace) else { return nil }
+        return String(decoding: name, as: UTF8.self)
     }
 
     /// ERR_Packet: 0xFF, error code (2 bytes LE), '#', SQLSTATE (5), message.
