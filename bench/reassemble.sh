@@ -2,10 +2,12 @@
 # Reassembly benchmark (make bench-reassemble; not a test): olly-reassemble over large
 # captures made by replicating the recorded fixtures of Tests/Fixtures/reassembly with
 # distinct cids, read as NDJSON and as binary, in one run:
-#   mixed           http (with its 1 MiB chunked body), redis, dns, postgres
-#   small-messages  redis, dns, postgres (many small records)
+#   mixed           every fixture (http with its 1 MiB chunked body, redis, dns, postgres, ...)
+#   small-messages  the same without the HTTP ones (many small records)
 # Prints records/s, MB/s of input and MB/s of captured payload (the bytes of the data
-# records), single-threaded (one core).
+# records), single-threaded (one core); then olly-parse over the exchanges of the same
+# capture (spans/s) and how its time compares with reassembly's (the two run side by side
+# in a pipeline, so the slower one sets the pace).
 #   BENCH_COPIES=100 BENCH_SMALL_COPIES=1000 bench/reassemble.sh   (OLLY_BIN_DIR=.build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +15,11 @@ B=${OLLY_BIN_DIR:-.build/release}
 OUT=bench/out
 mkdir -p "$OUT"
 sz() { stat -c %s "$1"; }
-best() { # best of 3 runs of olly-reassemble ARGS: seconds
-    local best=999999
+best() { # best of 3 runs of olly-reassemble ARGS (STAGE=olly-parse for parse): seconds
+    local best=999999 stage=${STAGE:-olly-reassemble}
     for _ in 1 2 3; do
         local t0 t1
-        t0=$(date +%s.%N); "$B/olly-reassemble" "$@" > /dev/null; t1=$(date +%s.%N)
+        t0=$(date +%s.%N); "$B/$stage" "$@" > /dev/null; t1=$(date +%s.%N)
         best=$(awk -v a="$best" -v s="$(awk -v x="$t0" -v y="$t1" 'BEGIN { print y - x }')" 'BEGIN { print (s < a ? s : a) }')
     done
     echo "$best"
@@ -54,7 +56,21 @@ PY
     tj=$(best "$j");                row "NDJSON input -> NDJSON exchanges" "$(sz "$j")" "$tj" "$records" "$payload"
     tb=$(best "$bin");              row "binary input -> NDJSON exchanges" "$(sz "$bin")" "$tb" "$records" "$payload"
     tbb=$(best --format bin "$bin"); row "binary input -> binary exchanges" "$(sz "$bin")" "$tbb" "$records" "$payload"
+    local xj="$OUT/reassemble-$mix-$copies.exchanges.ndjson" xb="$OUT/reassemble-$mix-$copies.exchanges.bin"
+    "$B/olly-reassemble" "$j" > "$xj"
+    "$B/olly-reassemble" --format bin "$bin" > "$xb"
+    local n pj pb
+    n=$(grep -c '"kind":"exchange"' "$xj" || true)
+    pj=$(STAGE=olly-parse best "$xj")
+    pb=$(STAGE=olly-parse best --format bin "$xb")
+    awk -v n="$n" -v pj="$pj" -v pb="$pb" -v tj="$tj" -v tbb="$tbb" 'BEGIN {
+        printf "  %-34s %7.3f s %10.0f spans/s (%.2f of reassembly'"'"'s time, NDJSON)\n", "olly-parse NDJSON -> NDJSON spans", pj, n / pj, pj / tj
+        printf "  %-34s %7.3f s %10.0f spans/s (%.2f of reassembly'"'"'s time, binary)\n", "olly-parse binary -> binary spans", pb, n / pb, pb / tbb }'
+    rm -f "$xj" "$xb"
 }
-echo "olly-reassemble benchmark: best of 3, one core, MB = 1e6 bytes"
-run_mix mixed "http redis dns postgres" "${BENCH_COPIES:-100}"
-run_mix small-messages "redis dns postgres" "${BENCH_SMALL_COPIES:-1000}"
+echo "olly-reassemble and olly-parse benchmark: best of 3, one core, MB = 1e6 bytes"
+# every recorded fixture; the small-message mix leaves out the ones with large bodies
+all=$(for f in Tests/Fixtures/reassembly/*.ndjson; do case $f in *.expected.ndjson) ;; *) basename "$f" .ndjson ;; esac; done | tr '\n' ' ')
+small=$(for n in $all; do case $n in http|http2|grpc) ;; *) printf '%s ' "$n" ;; esac; done)
+run_mix "mixed-$(echo "$all" | cksum | cut -c1-6)" "$all" "${BENCH_COPIES:-100}"
+run_mix "small-messages-$(echo "$small" | cksum | cut -c1-6)" "$small" "${BENCH_SMALL_COPIES:-1000}"
