@@ -199,32 +199,41 @@ static __always_inline bool is_target(__u32 tgid)
 
 struct file___old { atomic_long_t f_count; } __attribute__((preserve_access_index));
 
+/* Marks a kernel pointer read as a number as pointing to a type, for direct
+ * (exception-handled) loads: verifier-inlined, no helper call. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* fd -> struct sock via the current task's fd table. NULL for non-sockets and
- * unwanted families. */
+ * unwanted families. Runs at every data syscall of a target: the walk uses
+ * direct loads through BTF pointers (one helper call, for the fd array slot)
+ * instead of a bpf_probe_read_kernel call per field. */
 static __always_inline struct sock *fd_sock(int fd, __u64 *ino, __u32 *fflags, bool *last_ref)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct files_struct *files = task->files;
+	if (!files)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	umode_t mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	struct file **fds = fdt->fd;
+	struct file *fp = NULL;
+	bpf_probe_read_kernel(&fp, sizeof(fp), &fds[fd]);
+	if (!fp)
 		return NULL;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct file *f = bpf_rdonly_cast(fp, bpf_core_type_id_kernel(struct file));
+	struct inode *inode = f->f_inode;
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct sock *sk = sock->sk;
 	if (!sk)
 		return NULL;
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 fam = sk->__sk_common.skc_family;
 	if (fam == AF_INET || fam == AF_INET6) {
 		if (!(fam == AF_INET ? cfg.want_inet : cfg.want_inet6))
 			return NULL;
-		__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+		__u16 proto = sk->sk_protocol;
 		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 			return NULL; /* raw, ICMP, SCTP, MPTCP... */
 	} else if (fam == AF_UNIX) {
@@ -234,17 +243,17 @@ static __always_inline struct sock *fd_sock(int fd, __u64 *ino, __u32 *fflags, b
 		return NULL;
 	}
 	if (ino)
-		*ino = BPF_CORE_READ(inode, i_ino);
+		*ino = inode->i_ino;
 	if (fflags)
-		*fflags = BPF_CORE_READ(f, f_flags);
+		*fflags = f->f_flags;
 	if (last_ref) {
 		/* close() only ends the connection when it drops the last reference
 		 * (a forked server's parent closing its copy does not). */
-		if (bpf_core_field_exists(f->f_ref)) {
+		if (bpf_core_field_exists(fp->f_ref)) {
 			/* file_ref_t (6.13+): 0 means exactly one reference */
-			*last_ref = BPF_CORE_READ(f, f_ref.refcnt.counter) == 0;
+			*last_ref = BPF_CORE_READ(fp, f_ref.refcnt.counter) == 0;
 		} else {
-			struct file___old *fo = (void *)f;
+			struct file___old *fo = (void *)fp;
 			*last_ref = BPF_CORE_READ(fo, f_count.counter) == 1;
 		}
 	}
