@@ -62,3 +62,25 @@ import OllyNDJSON
         #expect(s.filter { $0.status == .error }.count == 1)
     }
 }
+
+/// OP_COMPRESSED (no client here compresses against mockupdb, so synthetic): an
+/// uncompressed (noop) message is parsed; a zlib one keeps its command unknown, not malformed.
+@Suite struct MongoCompressedTests {
+    @Test func noopIsParsedOthersAreNotMalformed() throws {
+        var stage = ParseStage()
+        let inner = opMsg(bson([("find", "users"), ("$db", "app")]), id: 7)
+        func compressed(_ compressor: UInt8, _ body: [UInt8]) -> [UInt8] {
+            le32(16 + 9 + body.count) + le32(7) + le32(0) + le32(2012) + le32(2013) + le32(inner.count - 16) + [compressor] + body
+        }
+        let noop = compressed(0, Array(inner.dropFirst(16)))
+        let made = stage.makeSpan(exchange(.mongodb, req: noop, resp: nil))
+        let s = try #require(made)
+        #expect(s.name == "find users")
+        #expect(s.attr("db.namespace") == .string("app") && s.attr("olly.parse.malformed") == nil)
+        let zlib = compressed(2, [0x78, 0x9C, 1, 2, 3, 4])
+        let zMade = stage.makeSpan(exchange(.mongodb, req: zlib, resp: nil))
+        let z = try #require(zMade)
+        #expect(z.name == "mongodb" && z.attr("db.system.name") == .string("mongodb") && z.attr("olly.parse.malformed") == nil)
+        for n in 0...noop.count { _ = stage.makeSpan(exchange(.mongodb, req: Array(noop.prefix(n)), resp: nil)) }
+    }
+}

@@ -78,6 +78,17 @@ enum MongoParser {
         case 1: // OP_REPLY: flags, cursorID, startingFrom, numberReturned, documents
             guard r.u32le() != nil, r.bytes(8) != nil, r.u32le() != nil, r.u32le() != nil else { return nil }
             return document(&r).map { (opcode, $0, nil) }
+        case 2012: // OP_COMPRESSED: originalOpcode, uncompressedSize, compressorId, message
+            guard let original = r.u32le(), original != 2012, r.u32le() != nil, let compressor = r.u8() else { return nil }
+            // Uncompressed (noop, 0): the original message behind its own header. Snappy, zlib
+            // and zstd are not decompressed: the command stays unknown.
+            guard compressor == 0 else { return (opcode, [], nil) }
+            var inner: [UInt8] = []
+            inner.reserveCapacity(b.count - 9)
+            inner += b[0..<12]
+            inner += [UInt8(original & 0xFF), UInt8((original >> 8) & 0xFF), UInt8((original >> 16) & 0xFF), UInt8((original >> 24) & 0xFF)]
+            inner += b[25...]
+            return body(inner)
         default:
             return nil
         }
