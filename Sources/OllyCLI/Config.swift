@@ -74,7 +74,7 @@ public enum ConfigSchema {
         ("stitch", []),
         ("export", [
             ConfigKey("to", .string), ConfigKey("headers", .string), ConfigKey("compression", .choice(["gzip", "none"])),
-            ConfigKey("timeout", .int(1...3600)), ConfigKey("batch-size", .int(1...1_000_000)),
+            ConfigKey("timeout", .int(1...3600)), ConfigKey("ca-file", .string), ConfigKey("batch-size", .int(1...1_000_000)),
             ConfigKey("batch-bytes", .int(1024...(1 << 30))), ConfigKey("batch-delay-ms", .int(1...3_600_000)),
             ConfigKey("retry-max-seconds", .int(0...86400)), ConfigKey("drain-seconds", .int(0...3600)),
             ConfigKey("spool", .string), ConfigKey("spool-max-bytes", .int(1024...Int64.max)),

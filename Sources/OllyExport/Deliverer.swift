@@ -54,6 +54,8 @@ public struct DeliveryPolicy: Sendable {
 /// cannot deliver. The spool is always older than the queue, so replay keeps the order.
 final class Deliverer: @unchecked Sendable {
     let sink: Sink
+    /// The signals this destination takes.
+    let signals: Set<Signal>
     let spool: Spool?
     let policy: DeliveryPolicy
     let counters: ExportCounters
@@ -70,8 +72,9 @@ final class Deliverer: @unchecked Sendable {
     var probeDelay: Double
     var breakerOpen = false
 
-    init(sink: Sink, spool: Spool?, policy: DeliveryPolicy, counters: ExportCounters, warn: Warn) {
+    init(sink: Sink, signals: Set<Signal> = Set(Signal.allCases), spool: Spool?, policy: DeliveryPolicy, counters: ExportCounters, warn: Warn) {
         self.sink = sink
+        self.signals = signals
         self.spool = spool
         self.policy = policy
         self.counters = counters

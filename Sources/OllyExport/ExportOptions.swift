@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import COllySupport
 import OllyCLI
 
@@ -6,7 +7,7 @@ import OllyCLI
 /// the `export:` section of a config file; the command line wins, then the
 /// OTEL_EXPORTER_OTLP_* variables, then the config file.
 public struct ExportOptions: ParsableArguments {
-    @Option(name: .customLong("to"), help: ArgumentHelp("Destination: otlp-grpc://HOST:PORT, otlp-http://HOST:PORT, otlp-http+json://HOST:PORT, file:DIR, stdout or tree. Repeat for several. (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else none: records pass through)", valueName: "dest"))
+    @Option(name: .customLong("to"), help: ArgumentHelp("Destination: otlp-grpc://HOST:PORT, otlp-http://HOST:PORT, otlp-http+json://HOST:PORT (otlp-grpcs, otlp-https, otlp-https+json with TLS), file:DIR, stdout or tree. Repeat for several. (default: the $OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT variables, else none: records pass through)", valueName: "dest"))
     public var to: [String] = []
 
     @Option(help: ArgumentHelp("Request headers for OTLP destinations, key=value,key2=value2. (default: $OTEL_EXPORTER_OTLP_HEADERS)", valueName: "list"))
@@ -17,6 +18,9 @@ public struct ExportOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Seconds one OTLP request may take. (default: $OTEL_EXPORTER_OTLP_TIMEOUT, else 10)", valueName: "seconds"))
     public var timeout: Int?
+
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("PEM file of the CA certificates that verify TLS receivers (otlp-grpcs, otlp-https), instead of the system's. (default: $OTEL_EXPORTER_OTLP_CERTIFICATE)", valueName: "file"))
+    public var caFile: String?
 
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Send a request when this many spans, logs or data points wait. (default: 512)", valueName: "n"))
     public var batchSize: Int?
@@ -66,38 +70,36 @@ public struct ExportOptions: ParsableArguments {
         if let h = headers {
             do throws(DestinationError) { _ = try Destination.parseHeaders(h) } catch { throw ValidationError("--headers: \(error.description)") }
         }
+        if let f = caFile, f.isEmpty { throw ValidationError("--ca-file needs a file") }
     }
 
     /// Merges the command line, the environment and the `export:` config section.
     public func resolve(config c: Config, environment env: [String: String]) throws(ExportConfigError) -> ExportSettings {
         var s = ExportSettings()
-        func fail(_ e: DestinationError) -> ExportConfigError { ExportConfigError(description: e.description) }
+        let cli = TargetOptions(headers: headers, timeout: timeout, compression: compression, caFile: caFile)
+        let fromConfig = TargetOptions(headers: c.string("export", "headers"), timeout: c.int("export", "timeout").map(Int.init),
+                                       compression: c.string("export", "compression"), caFile: c.string("export", "ca-file"))
         do throws(DestinationError) {
+            var listed: [Destination] = []
             if !to.isEmpty {
-                s.destinations = try to.map { d throws(DestinationError) in try Destination.parse(d) }
-            } else if let d = try Destination.fromEnvironment(env) {
-                s.destinations = [d]
+                listed = try to.map { d throws(DestinationError) in try Destination.parse(d) }
+            } else if OTLPEnvironment.configured(env) {
+                s.targets = try OTLPEnvironment.targets(env, cli: cli, config: fromConfig)
             } else if let list = c.string("export", "to") {
-                s.destinations = try list.split(separator: ",").map { d throws(DestinationError) in try Destination.parse(d.trimmingCharacters(in: .whitespaces)) }
+                listed = try list.split(separator: ",").map { d throws(DestinationError) in try Destination.parse(d.trimmingCharacters(in: .whitespaces)) }
             }
-            if let h = headers ?? env["OTEL_EXPORTER_OTLP_HEADERS"].flatMap({ $0.isEmpty ? nil : $0 }) ?? c.string("export", "headers") {
-                s.headers = try Destination.parseHeaders(h)
+            for d in listed {
+                var t = Target(destination: d)
+                try OTLPEnvironment.apply(cli: cli, env: env, signal: nil, config: fromConfig, to: &t)
+                s.targets.append(t)
             }
         } catch {
-            throw fail(error)
+            throw ExportConfigError(description: error.description)
         }
-        let comp = compression ?? env["OTEL_EXPORTER_OTLP_COMPRESSION"].flatMap { $0.isEmpty ? nil : $0 } ?? c.string("export", "compression") ?? "none"
-        guard comp == "gzip" || comp == "none" else {
-            throw ExportConfigError(description: "OTEL_EXPORTER_OTLP_COMPRESSION=\(comp): expected gzip or none")
-        }
-        s.gzip = comp == "gzip"
-        if let t = timeout {
-            s.timeout = t
-        } else if let ms = env["OTEL_EXPORTER_OTLP_TIMEOUT"], !ms.isEmpty {
-            guard let v = Int(ms), v > 0 else { throw ExportConfigError(description: "OTEL_EXPORTER_OTLP_TIMEOUT=\(ms): expected milliseconds") }
-            s.timeout = max(1, (v + 999) / 1000)
-        } else if let t = c.int("export", "timeout") {
-            s.timeout = Int(t)
+        for t in s.targets {
+            if let f = t.caFile, access(f, R_OK) != 0 {
+                throw ExportConfigError(description: "CA file \(f): cannot be read")
+            }
         }
         s.batchSize = batchSize ?? c.int("export", "batch-size").map(Int.init) ?? s.batchSize
         s.batchBytes = batchBytes ?? c.int("export", "batch-bytes").map(Int.init) ?? s.batchBytes

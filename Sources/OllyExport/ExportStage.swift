@@ -7,10 +7,9 @@ import Synchronization
 /// Everything olly-export needs to know, after the command line, the environment and the
 /// config file are merged.
 public struct ExportSettings: Sendable {
-    public var destinations: [Destination] = []
-    public var headers: [(String, String)] = []
-    public var gzip = false
-    public var timeout = 10
+    /// Where requests go, each with the signals it takes and its request settings.
+    public var targets: [Target] = []
+    public var destinations: [Destination] { targets.map(\.destination) }
     public var batchSize = 512
     public var batchBytes = 4 << 20
     public var batchDelayMS = 1000
@@ -94,13 +93,20 @@ final class ExportCore: @unchecked Sendable {
         treeSink = settings.destinations.contains(.tree)
         state = Mutex(State(tree: TreeView(colour: olly_isatty(1) != 0)))
         var seen = Set<String>()
-        for d in settings.destinations where seen.insert(d.name).inserted {
+        for t in settings.targets {
+            let d = t.destination
+            // A target that takes only some signals is named (and spooled) apart.
+            let name = t.signals.count == Signal.allCases.count ? d.name
+                : d.name + " [" + Signal.allCases.filter { t.signals.contains($0) }.map(\.rawValue).joined(separator: ",") + "]"
+            guard seen.insert(name).inserted else { continue }
             let sink: Sink
             switch d {
-            case .grpc(let h, let p):
-                sink = try GRPCSink(host: h, port: p, headers: settings.headers, timeout: .seconds(settings.timeout), gzip: settings.gzip)
+            case .grpc(let h, let p, let tls):
+                sink = try GRPCSink(host: h, port: p, tls: tls, caFile: t.caFile, headers: t.headers, timeout: .seconds(t.timeout), gzip: t.gzip)
             case .http(let b, let j):
-                sink = HTTPSink(base: b, json: j, headers: settings.headers, timeout: .seconds(settings.timeout), gzip: settings.gzip)
+                sink = try HTTPSink(url: b, exact: false, json: j, caFile: t.caFile, headers: t.headers, timeout: .seconds(t.timeout), gzip: t.gzip)
+            case .httpURL(let u, let j):
+                sink = try HTTPSink(url: u, exact: true, json: j, caFile: t.caFile, headers: t.headers, timeout: .seconds(t.timeout), gzip: t.gzip)
             case .file(let dir):
                 sink = try FileSink(dir: dir, maxBytes: settings.fileMaxBytes)
             case .stdout, .tree:
@@ -108,9 +114,9 @@ final class ExportCore: @unchecked Sendable {
             }
             var spool: Spool?
             if let dir = settings.spool {
-                spool = try Spool(dir: dir + "/" + Self.spoolName(d.name), maxBytes: settings.spoolMaxBytes)
+                spool = try Spool(dir: dir + "/" + Self.spoolName(name), maxBytes: settings.spoolMaxBytes)
             }
-            deliverers.append(Deliverer(sink: sink, spool: spool, policy: settings.policy, counters: counters, warn: warn))
+            deliverers.append(Deliverer(sink: sink, signals: t.signals, spool: spool, policy: settings.policy, counters: counters, warn: warn))
         }
         let t = Thread { [self] in self.tick() }
         t.name = "olly-export timer"
@@ -238,7 +244,7 @@ final class ExportCore: @unchecked Sendable {
             say("a request of \(p.items) \(p.signal.itemName) could not be encoded")
             return
         }
-        for d in deliverers { d.submit(p) { olly_pending_signal() != 0 } }
+        for d in deliverers where d.signals.contains(p.signal) { d.submit(p) { olly_pending_signal() != 0 } }
         if stdoutSink { state.withLock { $0.inline.append(p) } }
     }
 

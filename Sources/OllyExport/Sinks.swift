@@ -6,6 +6,7 @@ import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SwiftProtobuf
 import Synchronization
 
@@ -60,13 +61,21 @@ public final class GRPCSink: Sink {
     let timeout: Duration
     let gzip: Bool
 
-    public init(host: String, port: Int, headers: [(String, String)], timeout: Duration, gzip: Bool) throws {
-        name = "otlp-grpc://\(host):\(port)"
+    public init(host: String, port: Int, tls: Bool = false, caFile: String? = nil, headers: [(String, String)], timeout: Duration, gzip: Bool) throws {
+        name = Destination.grpc(host: host, port: port, tls: tls).name
         var config = HTTP2ClientTransport.Posix.Config.defaults
         if gzip { config.compression = .init(algorithm: .gzip, enabledAlgorithms: .all) }
         config.http2.maxFrameSize = 1 << 20
         config.backoff.max = .seconds(1)
-        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: .plaintext, config: config)
+        var security = HTTP2ClientTransport.Posix.TransportSecurity.plaintext
+        if tls {
+            // Read now, so that a bad file is a setup error, not a connection that never works.
+            if let caFile { _ = try NIOSSLCertificate.fromPEMFile(caFile) }
+            security = .tls { c in
+                if let caFile { c.trustRoots = .certificates([.file(path: caFile, format: .pem)]) }
+            }
+        }
+        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: security, config: config)
         client = GRPCClient(transport: transport)
         self.headers = headers
         self.timeout = timeout
@@ -131,7 +140,8 @@ public final class GRPCSink: Sink {
         switch e.code {
         case .deadlineExceeded, .cancelled:
             return .unanswered(message: message)
-        case .unavailable where e.message.hasPrefix("Stream unexpectedly closed") || e.message.hasPrefix("connection closed"):
+        case .unavailable where e.message.hasPrefix("Stream unexpectedly closed") || e.message.hasPrefix("connection closed")
+            || e.message.hasPrefix("The TCP connection was dropped"):
             // The stream was open, so the request may have been read before it closed.
             return .unanswered(message: message)
         case .unavailable, .aborted, .outOfRange, .dataLoss:
@@ -152,22 +162,30 @@ public final class GRPCSink: Sink {
 public final class HTTPSink: Sink {
     public let name: String
     let base: String
+    /// `base` is the whole URL (a signal-specific endpoint), not a prefix for `/v1/SIGNAL`.
+    let exact: Bool
     let json: Bool
     let headers: [(String, String)]
     let timeout: Duration
     let gzip: Bool
     let client: HTTPClient
 
-    public init(base: String, json: Bool, headers: [(String, String)], timeout: Duration, gzip: Bool) {
-        self.base = base
+    public init(url: String, exact: Bool = false, json: Bool, caFile: String? = nil, headers: [(String, String)], timeout: Duration, gzip: Bool) throws {
+        self.base = url
+        self.exact = exact
         self.json = json
-        self.name = (json ? "otlp-http+json://" : "otlp-http://") + base.replacingOccurrences(of: "http://", with: "")
+        self.name = exact ? Destination.httpURL(url: url, json: json).name : Destination.http(base: url, json: json).name
         self.headers = headers
         self.timeout = timeout
         self.gzip = gzip
         var config = HTTPClient.Configuration()
         config.decompression = .enabled(limit: .ratio(100))
         config.connectionPool = .init(idleTimeout: .seconds(30))
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            config.tlsConfiguration = tls
+        }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
@@ -178,7 +196,7 @@ public final class HTTPSink: Sink {
         } else {
             body = p.protobuf
         }
-        var request = HTTPClientRequest(url: base + p.signal.httpPath)
+        var request = HTTPClientRequest(url: exact ? base : base + p.signal.httpPath)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: json ? "application/json" : "application/x-protobuf")
         for (k, v) in headers { request.headers.add(name: k, value: v) }

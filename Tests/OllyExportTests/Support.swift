@@ -34,13 +34,13 @@ final class Receiver {
     var grpcPort = 0
     var httpPort = 0
 
-    init(mode: String = "ok", grpcPort: Int = 0, httpPort: Int = 0, dir: String = tempDir(), countOnly: Bool = false) throws {
+    init(mode: String = "ok", grpcPort: Int = 0, httpPort: Int = 0, dir: String = tempDir(), countOnly: Bool = false, tls: SelfSigned? = nil) throws {
         out = dir + "/received-\(UUID().uuidString).jsonl"
         let ready = dir + "/ready-\(UUID().uuidString).json"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "\(packageRoot)/Tests/Receivers/otlp_receiver.py", "--out", out, "--ready", ready,
                              "--mode", mode, "--grpc-port", String(grpcPort), "--http-port", String(httpPort)]
-            + (countOnly ? ["--count-only"] : [])
+            + (countOnly ? ["--count-only"] : []) + (tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(20)
@@ -97,8 +97,8 @@ struct RunResult {
     }
 }
 
-/// A running olly-export whose stdin the test feeds.
-final class ExportProcess {
+/// A running olly-export whose stdin the test feeds (from one thread at a time).
+final class ExportProcess: @unchecked Sendable {
     let process = Process()
     let stdin = Pipe()
     let outPath: String

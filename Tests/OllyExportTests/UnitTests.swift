@@ -5,7 +5,12 @@ import Testing
 
 @Suite struct DestinationTests {
     @Test func parsesDestinations() throws {
-        #expect(try Destination.parse("otlp-grpc://127.0.0.1:4317") == .grpc(host: "127.0.0.1", port: 4317))
+        #expect(try Destination.parse("otlp-grpc://127.0.0.1:4317") == .grpc(host: "127.0.0.1", port: 4317, tls: false))
+        #expect(try Destination.parse("otlp-grpcs://collector:4317") == .grpc(host: "collector", port: 4317, tls: true))
+        #expect(try Destination.parse("otlp-https://collector:4318/p") == .http(base: "https://collector:4318/p", json: false))
+        #expect(try Destination.parse("otlp-https+json://collector:4318") == .http(base: "https://collector:4318", json: true))
+        #expect(Destination.grpc(host: "c", port: 1, tls: true).name == "otlp-grpcs://c:1")
+        #expect(Destination.http(base: "https://c:1/p", json: true).name == "otlp-https+json://c:1/p")
         #expect(try Destination.parse("otlp-http://collector:4318/") == .http(base: "http://collector:4318", json: false))
         #expect(try Destination.parse("otlp-http+json://[::1]:4318/otlp") == .http(base: "http://[::1]:4318/otlp", json: true))
         #expect(try Destination.parse("file:/tmp/x") == .file(dir: "/tmp/x"))
@@ -19,7 +24,8 @@ import Testing
     @Test func standardEnvironment() throws {
         #expect(try Destination.fromEnvironment([:]) == nil)
         #expect(try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"]) == .http(base: "http://c:4318", json: false))
-        #expect(try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) == .grpc(host: "c", port: 4317))
+        #expect(try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) == .grpc(host: "c", port: 4317, tls: false))
+        #expect(try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "https://c"]) == .http(base: "https://c:443", json: false))
         #expect(try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"]) == .http(base: "http://c:4318", json: true))
         #expect(throws: DestinationError.self) { try Destination.fromEnvironment(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "kafka"]) }
         let h = try Destination.parseHeaders("api-key=a%20b, x=1")
@@ -104,7 +110,8 @@ import Testing
                 req.resourceSpans.append(.with { $0.resource = OTLPMap.resource(r); $0.scopeSpans = [.with { $0.scope = ollyScope; $0.spans = [m] }] })
             }
         }
-        let p = try #require(b.seal(.traces))
+        let sealed = b.seal(.traces)
+        let p = try #require(sealed)
         #expect(p.items == 4)
         #expect(p.protobuf == (try req.serializedBytes()))
     }

@@ -15,9 +15,10 @@ with trace and span IDs in hex (as OTLP JSON has them).
                      duplicates that at-least-once delivery allows
 --count-only         do not write requests, only count items (for benchmarks); the counts are
                      written to --out at exit (SIGTERM) and on every 1000th request
+--tls-cert F --tls-key K   serve gRPC and HTTP over TLS with this certificate and key (PEM)
 Ports 0 pick free ports; the chosen ports are written to --ready as JSON once listening.
 """
-import argparse, base64, gzip, json, os, signal, sys, threading, time
+import argparse, base64, gzip, json, os, signal, ssl, sys, threading, time
 from concurrent import futures
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
@@ -118,7 +119,7 @@ class Receiver:
             return (503, grpc.StatusCode.UNAVAILABLE, "test receiver unavailable", 1)
         return None
 
-    def accept(self, transport, signal, encoding, gz, headers, req):
+    def accept(self, transport, signal, encoding, gz, headers, req, path=None):
         items = count_items(signal, req)
         with self.lock:
             self.items[signal] += items
@@ -127,7 +128,7 @@ class Receiver:
                     self.write_counts()
                 return items
             record = {"transport": transport, "signal": signal, "encoding": encoding, "gzip": gz,
-                      "headers": headers, "items": items,
+                      "headers": headers, "items": items, "path": path,
                       "request": ids_to_hex(json_format.MessageToDict(req))}
             self.out.write(json.dumps(record) + "\n")
             self.out.flush()
@@ -178,6 +179,12 @@ def make_handler(rx):
         def log_message(self, *a):
             pass
 
+        def handle(self):
+            try:
+                super().handle()
+            except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+                pass  # a client that refused our certificate, or went away
+
         def do_POST(self):
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
@@ -203,7 +210,7 @@ def make_handler(rx):
             else:
                 req.ParseFromString(body)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            items = rx.accept("http", signal, encoding, gz, headers, req)
+            items = rx.accept("http", signal, encoding, gz, headers, req, self.path)
             rx.delay()
             resp = rx.response(signal, items)
             if encoding == "json":
@@ -233,6 +240,8 @@ def main():
     ap.add_argument("--ready", required=True)
     ap.add_argument("--mode", default="ok")
     ap.add_argument("--count-only", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     # A parent may have left every signal blocked (the mask survives exec): unblock the
     # ones that stop the receiver.
@@ -244,11 +253,24 @@ def main():
     tsg.add_TraceServiceServicer_to_server(make_servicer(tsg.TraceServiceServicer, "traces", rx), server)
     lsg.add_LogsServiceServicer_to_server(make_servicer(lsg.LogsServiceServicer, "logs", rx), server)
     msg.add_MetricsServiceServicer_to_server(make_servicer(msg.MetricsServiceServicer, "metrics", rx), server)
-    grpc_port = server.add_insecure_port("127.0.0.1:%d" % args.grpc_port)
+    if args.tls_cert:
+        with open(args.tls_cert, "rb") as f:
+            cert = f.read()
+        with open(args.tls_key, "rb") as f:
+            key = f.read()
+        grpc_port = server.add_secure_port("127.0.0.1:%d" % args.grpc_port, grpc.ssl_server_credentials([(key, cert)]))
+    else:
+        grpc_port = server.add_insecure_port("127.0.0.1:%d" % args.grpc_port)
     server.start()
 
     ThreadingHTTPServer.allow_reuse_address = True
     httpd = ThreadingHTTPServer(("127.0.0.1", args.http_port), make_handler(rx))
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        # The handshake happens in the handler's thread (not in accept), so a client that
+        # refuses the certificate does not hold the server up.
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
     def stop(*_):
