@@ -168,6 +168,36 @@ extension ExchangeRecord {
     }
 }
 
+extension MySQLMongoGoldenTests {
+    /// Real traffic with the response record of one exchange not captured (a gap in the
+    /// middle of a connection): that exchange is flagged, and every later exchange of the
+    /// connection is exactly what it is without the gap.
+    @Test(arguments: [("mysql", "WHERE qty >"), ("mongo", "filter")])
+    func gapInRealTrafficThenCorrectExchanges(_ name: String, _ marker: String) throws {
+        let text = try String(contentsOfFile: "\(fixtureDir)/\(name).ndjson", encoding: .utf8)
+        var records = try text.split(separator: "\n").map { try Record.decodeNDJSON(String($0)) }
+        let whole = reassemble(records).0
+        let hit = try #require(whole.first { $0.reqText.contains(marker) && $0.resp != nil })
+        let i = try #require(records.firstIndex {
+            if case .data(let d) = $0 { return d.cid == hit.cid && d.dir == .in && d.ts == hit.resp?.ts } else { return false }
+        })
+        guard case .data(var d) = records[i] else { return }
+        d.data = [] // len kept: all of it is a gap
+        records[i] = .data(d)
+        let gapped = reassemble(records).0
+        let gapTS = d.ts
+        func after(_ xs: [ExchangeRecord]) -> [String] {
+            xs.filter { $0.cid == hit.cid && ($0.req?.ts ?? 0) > gapTS }.map(\.line)
+        }
+        #expect(!after(whole).isEmpty)
+        #expect(after(gapped) == after(whole))
+        let flagged = try #require(gapped.first { $0.cid == hit.cid && $0.reqText.contains(marker) })
+        #expect(flagged.flags.contains("gap"))
+        // Other connections are untouched.
+        #expect(gapped.filter { $0.cid != hit.cid }.map(\.line) == whole.filter { $0.cid != hit.cid }.map(\.line))
+    }
+}
+
 // MARK: - Vectors
 
 @Suite struct MySQLMongoVectorTests {
