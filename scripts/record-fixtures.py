@@ -518,6 +518,10 @@ def mysql_fixture():
             pass
         cur.close()
         c.close()
+        # CLIENT_DEPRECATE_EOF (none of these clients asks for it): a minimal client over a
+        # plain socket, so that the server ends result sets with OK packets and sends no EOF
+        # after column definitions.
+        mysql_deprecate_eof_client(rec.port)
         # TLS: the SSLRequest, then ciphertext.
         c = pymysql.connect(host="127.0.0.1", port=rec.port, user="olly", password="secret", database="shop",
                             ssl={"ca": f"{root}/cert.pem", "check_hostname": False})
@@ -533,6 +537,54 @@ def mysql_fixture():
             server.terminate()
         server.wait(timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def mysql_deprecate_eof_client(port, user=b"olly", password=b"secret"):
+    """Handshake (mysql_native_password) with CLIENT_DEPRECATE_EOF, a text result set, a
+    prepared statement executed once (a binary result set), COM_STMT_CLOSE, COM_QUIT."""
+    import hashlib, struct
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(2.0)
+
+    def packet(seq, payload):
+        s.sendall(struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload)
+
+    def read_all(pause=0.3):
+        time.sleep(pause)
+        got = b""
+        s.settimeout(0.2)
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+        except socket.timeout:
+            pass
+        return got
+
+    greeting = read_all()
+    p = greeting[4:]
+    v = p.index(b"\0", 1)
+    scramble = p[v + 5:v + 13] + p[v + 32:v + 44]
+    h1 = hashlib.sha1(password).digest()
+    auth = bytes(a ^ b for a, b in zip(h1, hashlib.sha1(scramble + hashlib.sha1(h1).digest()).digest()))
+    caps = 0x1 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | (1 << 24)
+    packet(1, struct.pack("<IIB", caps, 1 << 24, 45) + bytes(23) + user + b"\0" + bytes([len(auth)]) + auth
+           + b"shop\0" + b"mysql_native_password\0")
+    read_all()
+    packet(0, b"\x03SELECT id, name, qty FROM items WHERE id < 3 ORDER BY id")
+    read_all()
+    packet(0, b"\x16SELECT name FROM items WHERE qty > ?")
+    prepared = read_all()
+    stmt = prepared[5:9]
+    # COM_STMT_EXECUTE: no cursor, one iteration, a NULL bitmap, new-params-bound, LONGLONG 4.
+    packet(0, b"\x17" + stmt + b"\x00" + struct.pack("<I", 1) + b"\x00\x01" + b"\x08\x00" + struct.pack("<q", 4))
+    read_all()
+    packet(0, b"\x19" + stmt)
+    packet(0, b"\x01")
+    read_all()
+    s.close()
 
 
 # A MongoDB wire-protocol server (mockupdb, which runs under Debian's /usr/bin/python3):

@@ -12,7 +12,8 @@ import OllyNDJSON
         }
     }
 
-    /// mariadb -e, PyMySQL and Connector/Python against MariaDB 10.11.
+    /// mariadb -e, PyMySQL, Connector/Python and a CLIENT_DEPRECATE_EOF client against
+    /// MariaDB 10.11.
     @Test func mysqlSpansSayWhatTheClientsDid() throws {
         let s = try decoded("mysql").filter { $0.attr("db.system.name") == .string("mysql") }
         let texts = s.compactMap { $0.attr("db.query.text")?.stringValue }
@@ -22,11 +23,13 @@ import OllyNDJSON
                     "SELECT * FROM items ORDER BY id",
                     "SELECT id, name, qty FROM items WHERE qty > ? ORDER BY id",
                     "SELECT COUNT(*) FROM items; UPDATE items SET qty = qty + ? WHERE id = ?",
-                    "SELECT seq FROM seq_1_to_300", "USE shop"] {
+                    "SELECT seq FROM seq_1_to_300", "USE shop",
+                    "SELECT id, name, qty FROM items WHERE id < ? ORDER BY id"] {
             #expect(texts.contains(sql), "\(sql)")
         }
         // The prepared statement: its prepare and its two executions carry its SQL.
         #expect(texts.filter { $0 == "SELECT name, qty FROM items WHERE id = ?" }.count == 3)
+        #expect(texts.filter { $0 == "SELECT name FROM items WHERE qty > ?" }.count == 2)
         // The errors, with the numbers MariaDB sent: 1146 (no such table), 1054 (no such column).
         let missing = try #require(s.first { $0.attr("db.collection.name") == .string("missing_table") })
         #expect(missing.status == .error && missing.attr("db.response.status_code") == .string("1146"))

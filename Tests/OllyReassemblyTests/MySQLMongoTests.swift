@@ -93,14 +93,14 @@ extension ExchangeRecord {
         return reassemble(records).0
     }
 
-    /// What the mariadb client, PyMySQL and Connector/Python did against MariaDB 10.11
-    /// (scripts/record-fixtures.py mysql).
+    /// What the mariadb client, PyMySQL, Connector/Python and a minimal client asking for
+    /// CLIENT_DEPRECATE_EOF did against MariaDB 10.11 (scripts/record-fixtures.py mysql).
     @Test func mysqlFixtureSaysWhatTheClientsDid() throws {
         let xs = try exchanges("mysql")
         let my = xs.filter { $0.proto == .mysql }
         // One greeting per connection, from the server, alone.
         let greetings = my.filter { $0.flags == ["push"] }
-        #expect(greetings.count == 4)
+        #expect(greetings.count == 5)
         #expect(greetings.allSatisfy { $0.req == nil && $0.resp?.data.dropFirst(4).first == 10 })
         // Nothing else is flagged; every command's response has consecutive sequence ids
         // from 1, whole packets.
@@ -132,12 +132,25 @@ extension ExchangeRecord {
         // (binary result sets); closed without a response.
         let prepare = try #require(my.first { $0.req?.data.dropFirst(4).first == 0x16 && $0.reqText.contains("WHERE id = ?") && $0.resp?.data[4] == 0 })
         #expect(packetSeqs(prepare.resp?.data ?? [])?.count == 6)
-        let executes = my.filter { $0.req?.data.dropFirst(4).first == 0x17 }
+        let executes = my.filter { $0.req?.data.dropFirst(4).first == 0x17 && $0.cid == prepare.cid }
         #expect(executes.count == 2)
         #expect(executes.allSatisfy { packetSeqs($0.resp?.data ?? [])?.count == 6 && $0.resp?.data.last == 0 })
+        // CLIENT_DEPRECATE_EOF: no EOF after the columns, result sets ended by OK (0xFE, 7 bytes).
+        let text = try #require(answer("WHERE id < 3 ORDER BY id"))
+        let textPackets: Int? = packetSeqs(text.resp?.data ?? [])?.count
+        #expect(textPackets == 7) // column count, 3 columns, 2 rows, OK
+        let okEOF: [UInt8] = [7, 0, 0, 7, 0xFE, 0, 0, 2, 0, 0, 0]
+        let tail: [UInt8] = Array((text.resp?.data ?? []).suffix(11))
+        #expect(tail == okEOF)
+        let prepared = try #require(my.first { $0.cid == text.cid && $0.req?.data.dropFirst(4).first == 0x16 })
+        let preparedPackets: Int? = packetSeqs(prepared.resp?.data ?? [])?.count
+        #expect(preparedPackets == 3) // OK, a parameter, a column
+        let binary = try #require(my.first { $0.cid == text.cid && $0.req?.data.dropFirst(4).first == 0x17 })
+        let binaryPackets: Int? = packetSeqs(binary.resp?.data ?? [])?.count
+        #expect(binaryPackets == 5) // column count, a column, 2 rows, OK
         let close = try #require(my.first { $0.req?.data.dropFirst(4).first == 0x19 })
         #expect(close.resp == nil && close.flags.isEmpty)
-        #expect(my.filter { $0.req?.data.count == 5 && $0.req?.data[4] == 0x01 }.count == 3) // COM_QUIT (the fourth is encrypted)
+        #expect(my.filter { $0.req?.data.count == 5 && $0.req?.data[4] == 0x01 }.count == 4) // COM_QUIT (the fifth is encrypted)
         // The TLS connection: the SSLRequest, then ciphertext only.
         let tlsCID = try #require(my.first { $0.req?.len == 36 && $0.resp == nil }?.cid)
         #expect(xs.filter { $0.cid == tlsCID && $0.proto == .unknown }.allSatisfy { $0.flags.contains("upgraded") })
