@@ -3,7 +3,8 @@
 # expected exchanges with the olly-reassemble built in $OLLY_BIN_DIR (default
 # .build/debug). Review `git diff Tests/Fixtures/reassembly` before committing: the
 # expected files are what the golden tests diff against, exactly.
-#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo]   (default: all)
+#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo http2 grpc]   (default: all)
+# (grpc also writes grpc.calls.json: what the client called and got, for the span tests)
 #   scripts/record-fixtures.sh --expected-only              (keep the recordings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ scripts/setup.sh test
 BIN=${OLLY_BIN_DIR:-.build/debug}
 DIR=Tests/Fixtures/reassembly
 mkdir -p "$DIR"
-names=(http redis dns postgres mysql mongo)
+names=(http redis dns postgres mysql mongo http2 grpc)
 record=1
 if [ "${1:-}" = --expected-only ]; then record=0; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); fi

@@ -209,9 +209,11 @@ public struct Reassembler {
 
     mutating func feed(_ c: Connection, _ dir: Direction, gapBefore: Int64, _ bytes: [UInt8], gapAfter: Int64,
                        ts: Int64, pid: Int, tid: Int?, _ out: inout [Record]) {
-        guard let session = c.session else { return }
+        // No copy of the session is held here: `pump` and `toSession` take it out of the
+        // connection to mutate it, and a second reference would make them copy it.
+        guard let isDatagram = c.session?.datagram else { return }
         let side = c.side(of: dir)
-        if session.datagram {
+        if isDatagram {
             datagram(c, side, bytes, gap: gapBefore + gapAfter, ts: ts, pid: pid, tid: tid)
             return
         }
@@ -247,11 +249,16 @@ public struct Reassembler {
         c.session = s
     }
 
-    /// Frames what is buffered on one side, as far as it goes.
+    /// Frames what is buffered on one side, as far as it goes. The session is moved out of
+    /// the connection for the whole loop and put back at the end: while it is out it has a
+    /// single reference, so mutating it never copies it (a session holds tables — HTTP/2
+    /// streams and HPACK state — whose copy on every frame would cost more than the framing).
     mutating func pump(_ c: Connection, _ side: Side) {
         let s = side.rawValue
+        guard var session = c.session else { return }
+        c.session = nil
+        defer { c.session = session }
         while c.sides[s].skipHead == nil {
-            guard var session = c.session else { return }
             if c.sides[s].resync {
                 guard c.sides[s].count > 0 else { return }
                 let at = c.sides[s].withBytes { session.boundary(side, $0, from: 0) }
@@ -263,15 +270,13 @@ public struct Reassembler {
             }
             let n = c.sides[s].count
             if n == 0 || n < c.sides[s].needAtLeast || c.sides[s].untilClose { return }
-            c.session = nil
             let f = c.sides[s].withBytes { session.frame(side, $0) }
-            c.session = session
             switch f {
             case .complete(let k):
                 let k = min(max(k, 1), n)
                 let m = c.sides[s].message(k)
                 c.sides[s].consume(k)
-                toSession(c, side, m)
+                session.message(side, m, &emitter, limits, &counters)
             case .skip(let k):
                 let k = min(max(k, 1), n)
                 counters.skippedBytes += Int64(k)
@@ -450,7 +455,7 @@ public struct Reassembler {
         case .server: c.requestDir = .in
         case .unknown: c.requestDir = reqDir ?? first.dir
         }
-        c.session = makeSession(proto, datagram: datagram) ?? UnknownSession()
+        c.session = makeSession(proto, datagram: datagram)
         // A stream whose first record did not start at offset 0 of a connection seen opening
         // starts in the middle of a message: resynchronise first.
         for dir in [Direction.out, .in] where !c.opened && c.startOffsets[dir.index] > 0 {
@@ -528,6 +533,7 @@ public struct Reassembler {
             c.sides[s].consume(count)
         }
         if var s = c.session {
+            c.session = nil
             s.close(&emitter, &counters)
             c.session = s
         }
@@ -587,6 +593,8 @@ public struct Reassembler {
         x.end = max(m.end, m.ts)
         x.len = max(m.len, Int64(m.data.count))
         x.data = m.data
+        x.headers = m.headers.map { $0.map { ($0.name, $0.value) } }
+        x.messages = m.messages.map(Int64.init)
         return x
     }
 }
