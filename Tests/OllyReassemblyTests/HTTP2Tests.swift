@@ -1,3 +1,4 @@
+import Foundation
 import OllyNDJSON
 import Testing
 @testable import OllyReassembly
@@ -255,9 +256,11 @@ struct SplitMix: RandomNumberGenerator {
         feed(.response, H2.settings() + H2.settingsAck)
         #expect(s.decoders[1].maxTableSize == 100)
         #expect(s.decoders[0].maxTableSize == 4096)
-        // The server's encoder now holds at most 100 bytes: two 40-byte entries do not fit.
+        // The server's encoder now holds at most 100 bytes: two 66-byte entries (name, value
+        // and 32, RFC 7541 §4.1) do not fit.
+        let v = String(repeating: "v", count: 30)
         feed(.request, h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/")))
-        feed(.response, h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8) + H2.add("aaaa", "1") + H2.add("bbbb", "2")))
+        feed(.response, h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8) + H2.add("aaaa", v) + H2.add("bbbb", v)))
         feed(.request, h2frame(H2.headers, H2.endHeaders | H2.endStream, 3, H2.get("/")))
         feed(.response, h2frame(H2.headers, H2.endHeaders | H2.endStream, 3, H2.idx(8) + H2.idx(63)))
         #expect(out.exchanges.count == 2)
@@ -467,5 +470,132 @@ struct SplitMix: RandomNumberGenerator {
             _ = reassemble(c.records)
             _ = reassemble(drip(c.records))
         }
+    }
+}
+
+// MARK: - Real traffic
+
+/// The recorded fixtures (scripts/record-fixtures.py http2|grpc) against what the clients
+/// asked for: nghttp, h2load and nghttpd; Python grpcio.
+@Suite struct HTTP2FixtureTests {
+    func exchanges(_ name: String) throws -> [ExchangeRecord] {
+        let text = try String(contentsOfFile: "\(fixtureDir)/\(name).ndjson", encoding: .utf8)
+        let records = try text.split(separator: "\n").map { try Record.decodeNDJSON(String($0)) }
+        return reassemble(records).0
+    }
+
+    /// nghttp asked for /many/f000 … /many/f099 on one connection, 100 streams at once; each
+    /// file holds "this is file N\n" (N mod 7 + 1) times.
+    @Test func oneHundredConcurrentStreamsAreEachRight() throws {
+        let xs = try exchanges("http2").filter { header($0.req, ":path")?.hasPrefix("/many/") == true }
+        #expect(xs.count == 100)
+        #expect(Set(xs.map(\.cid)).count == 1, "one connection")
+        #expect(Set(xs.compactMap(\.stream)).count == 100)
+        for x in xs {
+            let path = try #require(header(x.req, ":path"))
+            let n = try #require(Int(path.dropFirst("/many/f".count)))
+            #expect(x.respText == String(repeating: "this is file \(n)\n", count: n % 7 + 1), "\(path)")
+            #expect(header(x.resp, ":status") == "200" && x.flags.isEmpty && x.proto == .http2)
+            #expect(x.resp?.len == Int64(x.respText.utf8.count))
+        }
+        // Multiplexed: requests were all sent before most responses came.
+        let lastRequest = xs.compactMap { $0.req?.ts }.max() ?? 0
+        #expect(xs.filter { ($0.resp?.ts ?? 0) < lastRequest }.count < 100)
+    }
+
+    @Test func nghttpAndNghttpdSayWhatTheyDid() throws {
+        let xs = try exchanges("http2")
+        #expect(xs.count == 129)
+        #expect(xs.allSatisfy { $0.proto == .http2 })
+        #expect(xs.allSatisfy { $0.flags.isEmpty || $0.flags == ["push"] })
+        func first(_ method: String, _ path: String, where extra: (ExchangeRecord) -> Bool = { _ in true }) -> ExchangeRecord? {
+            xs.first { header($0.req, ":method") == method && header($0.req, ":path") == path && extra($0) }
+        }
+        let missing = try #require(first("GET", "/missing"))
+        #expect(header(missing.resp, ":status") == "404")
+        let head = try #require(first("HEAD", "/index.html"))
+        #expect(header(head.resp, ":status") == "200" && head.resp?.len == 0 && header(head.resp, "content-length") == "95")
+        // POST of 3000 lines (75,000 bytes) over several DATA frames; nghttpd answers with /echo's file.
+        let upload = (0..<3000).map { String(format: "line %05d of the upload\n", $0) }.joined()
+        let post = try #require(first("POST", "/echo") { header($0.resp, "x-served-by") == nil })
+        #expect(post.reqText == upload && post.req?.len == 75000 && post.respText == "echo\n")
+        // The second nghttpd: padded frames, trailers, the upload echoed after 100-continue.
+        let echoed = try #require(first("POST", "/echo") { header($0.resp, "x-served-by") != nil })
+        #expect(echoed.respText == upload)
+        #expect((echoed.resp?.headers ?? []).filter { $0.0 == ":status" }.map(\.1) == ["100", "200"])
+        #expect(echoed.resp?.headers?.last?.0 == "x-served-by", "the trailer comes last")
+        // Server push: /style.css promised with /index.html, on an even stream.
+        let push = try #require(xs.first { $0.flags == ["push"] })
+        #expect(header(push.req, ":path") == "/style.css" && push.respText == "p { color: teal }\n")
+        #expect((push.stream ?? 1) % 2 == 0)
+        // --continuation: the request's header block did not fit in one frame.
+        let big = xs.filter { ($0.req?.headers ?? []).reduce(0) { $0 + $1.1.utf8.count } > 16384 }
+        #expect(big.count == 2)
+        // h2load: 20 requests on one connection.
+        #expect(xs.filter { header($0.req, "user-agent")?.hasPrefix("h2load") == true }.count == 20)
+    }
+
+    /// What the Python client called and got (grpc.calls.json, written by the client itself).
+    @Test func grpcExchangesSayWhatTheClientDid() throws {
+        struct Call: Decodable { var method: String; var status: Int; var requests: [String]; var responses: [String] }
+        let data = try String(contentsOfFile: "\(fixtureDir)/grpc.calls.json", encoding: .utf8)
+        let calls = try JSONDecoder().decode([Call].self, from: Data(data.utf8))
+        let xs = try exchanges("grpc")
+        #expect(xs.count == calls.count)
+        for (x, call) in zip(xs.sorted { ($0.stream ?? 0) < ($1.stream ?? 0) }, calls) {
+            #expect(x.proto == .grpc)
+            #expect(header(x.req, ":path") == "/olly.test.Greeter/\(call.method)")
+            #expect(x.req?.messages == Int64(call.requests.count), "\(call.method)")
+            if call.status == 1 {
+                // Cancelled by the client: RST_STREAM, no trailers.
+                #expect(x.flags == ["reset"] && header(x.resp, "grpc-status") == nil)
+                #expect(x.resp?.messages == Int64(call.responses.count))
+            } else {
+                #expect(header(x.resp, "grpc-status") == String(call.status), "\(call.method)")
+                #expect(x.resp?.messages == Int64(call.responses.count), "\(call.method)")
+                #expect(x.flags.isEmpty)
+            }
+        }
+    }
+
+    /// A gap in the middle of a real connection (h2load's: 20 requests, 10 at a time): the
+    /// record holding nghttpd's first ten responses is lost. The streams it answered are
+    /// flagged; the later response header blocks that refer to table entries added in the lost
+    /// record are `hpack_desync` (never guessed); every header list that was decoded is
+    /// exactly what it was without the gap.
+    @Test func aGapInRealTrafficNeverGuessesHeaders() throws {
+        let text = try String(contentsOfFile: "\(fixtureDir)/http2.ndjson", encoding: .utf8)
+        var records = try text.split(separator: "\n").map { try Record.decodeNDJSON(String($0)) }
+        let whole = reassemble(records).0
+        let cid = try #require(whole.first { header($0.req, "user-agent")?.hasPrefix("h2load") == true }?.cid)
+        let ins = records.indices.filter { if case .data(let d) = records[$0], d.cid == cid, d.dir == .in { return true } else { return false } }
+        #expect(ins.count == 3)
+        guard case .data(var d) = records[ins[1]] else { return }
+        d.data = []
+        records[ins[1]] = .data(d)
+        let (xs, counters) = reassemble(records)
+        #expect(counters.gaps == 1)
+        func list(_ h: [(String, String)]?) -> [String]? { h?.map { "\($0.0)=\($0.1)" } }
+        let before = Dictionary(uniqueKeysWithValues: whole.filter { $0.cid == cid }.map { ($0.stream ?? 0, $0) })
+        var decoded = 0, desync = 0
+        for x in xs where x.cid == cid {
+            let w = try #require(before[x.stream ?? 0])
+            #expect(list(x.req?.headers) == list(w.req?.headers), "the request direction had no gap")
+            if x.flags.contains("hpack_desync") {
+                desync += 1
+                #expect(x.resp?.headers == nil)
+                #expect(x.respText == w.respText, "DATA frames are framed all the same")
+            } else if let h = x.resp?.headers {
+                decoded += 1
+                #expect(list(h) == list(w.resp?.headers))
+                #expect(x.respText == w.respText)
+            }
+        }
+        // The ten later responses refer to entries (server, date, content-type…) that the
+        // first ten added; the first ten were lost whole.
+        #expect(desync == 10 && decoded == 0 && counters.hpackDesync == 10)
+        #expect(xs.filter { $0.cid == cid && $0.flags == ["gap", "no_response"] }.count == 10)
+        #expect(xs.filter { $0.cid == cid }.count == 20)
+        #expect(xs.filter { $0.cid != cid } == whole.filter { $0.cid != cid })
     }
 }

@@ -131,22 +131,51 @@ public enum HTTP2 {
             guard let c = chain(b) else { continue }
             if c.exact, c.frames >= 2 || (c.frames == 1 && b[3] != FrameType.data.rawValue) {
                 // Which side carries requests: the role says (the engine asks it first);
-                // else a PUSH_PROMISE or an even stream marks the server; else the first speaker.
-                return .yes(requestDir: serverSpeaks(b) ? (dir == .out ? .in : .out) : dir, datagram: false)
+                // else what the frames say; else the first speaker.
+                let client = speaker(b) ?? true
+                return .yes(requestDir: client ? dir : (dir == .out ? .in : .out), datagram: false)
             }
             partial = true
         }
         return partial && out.count < 16384 && inb.count < 16384 ? .needMore : .no
     }
 
-    /// Whether frames chained from the start of `b` are a server's (a PUSH_PROMISE).
-    static func serverSpeaks(_ b: Bytes) -> Bool {
+    /// Whose frames start `b`: true for a client's, false for a server's, nil when they do
+    /// not say. A PUSH_PROMISE is a server's and SETTINGS_ENABLE_PUSH a client's; a header
+    /// block starts with its pseudo-header fields (RFC 9113 §8.3), and the HPACK
+    /// representation of the first names `:method` (static index 2 or 3), `:scheme`,
+    /// `:path` or `:authority` (1 to 7) in a request, `:status` (8 to 14) in a response.
+    static func speaker(_ b: Bytes) -> Bool? {
         var i = 0
-        while let h = header(b, at: i) {
-            if h.kind == .pushPromise { return true }
-            i += frameHeaderLength + h.length
+        while let h = header(b, at: i), b.count - i - frameHeaderLength >= h.length {
+            let p = i + frameHeaderLength, end = p + h.length
+            switch h.kind {
+            case .pushPromise: return false
+            case .settings where !h.has(Flags.ack):
+                var k = p
+                while k + 6 <= end {
+                    if b[k] == 0 && b[k + 1] == 2 { return true }
+                    k += 6
+                }
+            case .headers:
+                var k = p + (h.has(Flags.padded) ? 1 : 0) + (h.has(Flags.priority) ? 5 : 0)
+                while k < end && b[k] & 0xE0 == 0x20 { k += 1 } // table size updates (one byte when small)
+                guard k < end else { break }
+                let c = b[k]
+                let index: UInt8
+                switch c {
+                case 0x80...: index = c & 0x7F
+                case 0x40...0x7F: index = c & 0x3F
+                case 0x00...0x1F: index = c & 0x0F
+                default: index = 0
+                }
+                if (1...7).contains(index) { return true }
+                if (8...14).contains(index) { return false }
+            default: break
+            }
+            i = end
         }
-        return false
+        return nil
     }
 
     /// The first position at or after `from` where a frame may start: a plausible header whose

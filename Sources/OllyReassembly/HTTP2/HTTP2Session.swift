@@ -120,7 +120,7 @@ public struct HTTP2Session: Session {
         m.data.withUnsafeBufferPointer { b in
             guard let h = HTTP2.header(b, at: 0) else {
                 // A frame header cut short (gap, end of the connection): what it held is unknown.
-                lostBlock(side, &counters)
+                lostBlock(side, &out, limits, &counters)
                 return
             }
             if m.gap || m.truncated || b.count < HTTP2.frameHeaderLength + h.length {
@@ -131,7 +131,7 @@ public struct HTTP2Session: Session {
             if h.kind != .continuation, pending[side.rawValue] != nil {
                 // RFC 9113 §6.10: nothing may come between a header block's frames.
                 counters.malformed += 1
-                dropPending(side, &counters)
+                dropPending(side, &out, limits, &counters)
             }
             switch h.kind {
             case .data: data(side, h, payload, m, &out, limits, &counters)
@@ -186,8 +186,9 @@ public struct HTTP2Session: Session {
         guard h.stream != 0, let r = Self.unpadded(h, p, skip: h.has(HTTP2.Flags.priority) ? 5 : 0) else {
             // The block cannot be found in the frame: the peer's table moved on without us.
             counters.malformed += 1
-            lostBlock(side, &counters)
-            markDesync(h.stream, side)
+            counters.hpackDesync += 1
+            lostBlock(side, &out, limits, &counters)
+            openDesynced(h.stream, side, m, endStream: h.has(HTTP2.Flags.endStream), &out, limits, &counters)
             return
         }
         let block = PendingBlock(stream: h.stream, promised: nil, endStream: h.has(HTTP2.Flags.endStream),
@@ -195,6 +196,11 @@ public struct HTTP2Session: Session {
         if h.has(HTTP2.Flags.endHeaders) {
             headerBlock(side, block, m, &out, limits, &counters)
         } else {
+            // The stream opens now; its headers come with the last CONTINUATION.
+            if var st = take(h.stream, side: side, m, &out, limits, &counters) {
+                if message(of: st, side) == nil { set(&st, side, Self.start(m)) }
+                streams[st.id] = st
+            }
             pending[side.rawValue] = block
             checkPendingSize(side, &counters)
         }
@@ -204,7 +210,7 @@ public struct HTTP2Session: Session {
                               _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
         guard h.stream != 0, let r = Self.unpadded(h, p, skip: 4), r.lowerBound >= 4 else {
             counters.malformed += 1
-            lostBlock(side, &counters)
+            lostBlock(side, &out, limits, &counters)
             return
         }
         let promised = HTTP2.be32(p, r.lowerBound - 4) & 0x7FFF_FFFF
@@ -223,8 +229,8 @@ public struct HTTP2Session: Session {
         guard var block = pending[s], block.stream == h.stream else {
             // A fragment without its start: whatever it adds to the peer's table is unknown.
             counters.malformed += 1
-            dropPending(side, &counters)
-            lostBlock(side, &counters)
+            dropPending(side, &out, limits, &counters)
+            lostBlock(side, &out, limits, &counters)
             markDesync(h.stream, side)
             return
         }
@@ -235,8 +241,12 @@ public struct HTTP2Session: Session {
         if h.has(HTTP2.Flags.endHeaders), let done = pending[s] {
             pending[s] = nil
             if done.dropped {
-                markDesync(done.stream, side)
-                if done.endStream { endSide(done.stream, side, done.first, &out, limits, &counters) }
+                if let promised = done.promised {
+                    promise(promised, nil, done.first, m, &out, limits, &counters)
+                } else {
+                    markDesync(done.stream, side)
+                    if done.endStream { endSide(done.stream, side, done.first, &out, limits, &counters) }
+                }
             } else {
                 headerBlock(side, done, m, &out, limits, &counters)
             }
@@ -366,38 +376,59 @@ public struct HTTP2Session: Session {
             append(&st, side, UnsafeBufferPointer(rebasing: b[start..<end]), len: payloadLength, gap: true, m, limits, &counters)
             if h.has(HTTP2.Flags.endStream) { st.ended[s] = true }
             put(st, &out, &counters)
-        case .headers, .pushPromise, .continuation:
-            let stream = pending[s]?.stream ?? h.stream
-            lostBlock(side, &counters)
-            markDesync(stream, side)
-            if h.kind == .headers && h.has(HTTP2.Flags.endStream) { endSide(h.stream, side, m, &out, limits, &counters) }
+        case .headers:
+            lostBlock(side, &out, limits, &counters)
+            counters.hpackDesync += 1
+            openDesynced(h.stream, side, m, endStream: h.has(HTTP2.Flags.endStream), &out, limits, &counters)
+        case .pushPromise:
+            lostBlock(side, &out, limits, &counters)
+            counters.hpackDesync += 1
+            let at = HTTP2.frameHeaderLength + (h.has(HTTP2.Flags.padded) ? 1 : 0)
+            if b.count >= at + 4 { promise(HTTP2.be32(b, at) & 0x7FFF_FFFF, nil, m, m, &out, limits, &counters) }
+        case .continuation:
+            if pending[s] == nil { counters.hpackDesync += 1 }
+            lostBlock(side, &out, limits, &counters)
         default:
             break
         }
     }
 
     /// A header block of `side` was lost: the decoder's table no longer follows the peer's.
-    mutating func lostBlock(_ side: Side, _ counters: inout Counters) {
-        let s = side.rawValue
-        if let p = pending[s] {
-            pending[s] = nil
-            markDesync(p.stream, side)
-        }
-        decoders[s].reset()
+    mutating func lostBlock(_ side: Side, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
+        dropPending(side, &out, limits, &counters)
+        decoders[side.rawValue].reset()
     }
 
-    mutating func dropPending(_ side: Side, _ counters: inout Counters) {
+    /// The header block in progress on `side` will not be completed: its stream (or its
+    /// promised stream) is flagged, and ends if the block said so.
+    mutating func dropPending(_ side: Side, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
         let s = side.rawValue
         guard let p = pending[s] else { return }
         pending[s] = nil
-        markDesync(p.stream, side)
         decoders[s].reset()
+        counters.hpackDesync += 1
+        if let promised = p.promised {
+            promise(promised, nil, p.first, p.first, &out, limits, &counters)
+            return
+        }
+        markDesync(p.stream, side)
+        if p.endStream { endSide(p.stream, side, p.first, &out, limits, &counters) }
     }
 
     mutating func markDesync(_ id: UInt32, _ side: Side) {
         guard var st = streams.removeValue(forKey: id) else { return }
         st.desync[side.rawValue] = true
         streams[id] = st
+    }
+
+    /// A stream whose header block of `side` is lost: opened if new, flagged.
+    mutating func openDesynced(_ id: UInt32, _ side: Side, _ m: Message, endStream: Bool,
+                               _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
+        guard var st = take(id, side: side, m, &out, limits, &counters) else { return }
+        if message(of: st, side) == nil { set(&st, side, Self.start(m)) }
+        st.desync[side.rawValue] = true
+        if endStream { st.ended[side.rawValue] = true }
+        put(st, &out, &counters)
     }
 
     mutating func endSide(_ id: UInt32, _ side: Side, _ m: Message, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
@@ -408,7 +439,7 @@ public struct HTTP2Session: Session {
 
     public mutating func lost(_ side: Side, partial: Bool, lastTS: Int64, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
         let s = side.rawValue
-        lostBlock(side, &counters)
+        lostBlock(side, &out, limits, &counters)
         suspect[s] = true
         // Acknowledgements this side sent may be in the gap.
         unacked[side.other.rawValue].removeAll()
@@ -464,8 +495,11 @@ public struct HTTP2Session: Session {
             highestServer = id
         }
         evictIfFull(&out, limits, &counters)
-        let st = Stream(id: id, seq: nextSeq)
+        var st = Stream(id: id, seq: nextSeq)
         nextSeq += 1
+        // First seen by the response (its request was before the capture, or in a gap): no
+        // request will come; the exchange ends with the response.
+        if side == .response { st.ended[0] = true }
         return st
     }
 
