@@ -8,7 +8,7 @@ client sent (dir "out") and received (dir "in") as `data` records, with `proc` a
 records for the client: what olly-capture reports for the client process. UDP is relayed
 datagram by datagram (one `data` record per datagram).
 
-    scripts/record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc > Tests/Fixtures/reassembly/NAME.ndjson
+    scripts/record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc|http2tls > Tests/Fixtures/reassembly/NAME.ndjson
     scripts/record-fixtures.sh      # all of them, then the expected exchanges
 
 Needs (installed by scripts/setup.sh test): nginx, redis-server, dnsmasq, dig, PostgreSQL
@@ -658,10 +658,11 @@ def mongo_fixture():
             server.wait()
 
 
-def nghttpd(root, www, *args):
-    """An nghttpd (nghttp2 1.52) on loopback: h2c with prior knowledge unless a certificate is given."""
+def nghttpd(root, www, *args, tls=()):
+    """An nghttpd (nghttp2 1.52) on loopback: h2c with prior knowledge unless `tls` names a
+    key and a certificate."""
     port = free_port()
-    server = subprocess.Popen(["nghttpd", "-a", "127.0.0.1", "-d", www, *args, str(port)],
+    server = subprocess.Popen(["nghttpd", "-a", "127.0.0.1", "-d", www, *args, str(port), *tls],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return server, port
@@ -732,6 +733,42 @@ def http2_fixture():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def http2tls_fixture():
+    """h2 over TLS: nghttp against nghttpd with a self-signed certificate, captured by
+    olly-capture with its LD_PRELOAD hook (--preload), whose SSL_read/SSL_write hooks give
+    the plaintext (tls: true) beside the socket's handshake records. Needs olly-capture and
+    libolly.so in $OLLY_BIN_DIR (make build). The hook's stats record is left out."""
+    bin_dir = os.environ.get("OLLY_BIN_DIR", ".build/debug")
+    capture = os.path.join(bin_dir, "olly-capture")
+    if not os.access(capture, os.X_OK) or not os.path.exists(os.path.join(bin_dir, "libolly.so")):
+        raise SystemExit(f"http2tls: needs {capture} and libolly.so beside it (make build)")
+    root = tempfile.mkdtemp(prefix="olly-h2tls-")
+    www = h2_site(root)
+    body = os.path.join(root, "upload.bin")
+    with open(body, "wb") as f:
+        f.write(b"".join(b"secret line %04d\n" % i for i in range(1000)))  # 17 KB: two DATA frames
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{root}/key.pem",
+                    "-out", f"{root}/cert.pem", "-days", "2", "-subj", "/CN=olly"], check=True, **quiet)
+    server = None
+    try:
+        server, port = nghttpd(root, www, tls=(f"{root}/key.pem", f"{root}/cert.pem"))
+        base = f"https://127.0.0.1:{port}"
+        # One capture, two connections: GET 200 and 404, then a POST; nghttp negotiates h2
+        # by ALPN (the capture does not see it) and warns about the certificate.
+        script = f"nghttp -n {base}/index.html {base}/missing; nghttp -n -d {body} {base}/echo"
+        got = subprocess.run([capture, "--preload", "--", "sh", "-c", script], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60).stdout.decode()
+        for line in got.splitlines():
+            if not line.startswith('{"kind":"stats"'):
+                sys.stdout.write(line + "\n")
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def grpc_fixture():
     """Python grpcio over insecure h2c: scripts/grpc-fixture.py's client and server (unary,
     server, client and bidi streaming, an error status, gzip, an unknown method, a cancel).
@@ -760,7 +797,7 @@ def grpc_fixture():
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     fn = {"http": http, "redis": redis_fixture, "dns": dns_fixture, "postgres": postgres_fixture,
-          "mysql": mysql_fixture, "mongo": mongo_fixture, "http2": http2_fixture, "grpc": grpc_fixture}.get(what)
+          "mysql": mysql_fixture, "mongo": mongo_fixture, "http2": http2_fixture, "grpc": grpc_fixture, "http2tls": http2tls_fixture}.get(what)
     if fn is None:
-        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc > FILE")
+        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc|http2tls > FILE")
     fn()

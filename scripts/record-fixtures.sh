@@ -3,7 +3,8 @@
 # expected exchanges with the olly-reassemble built in $OLLY_BIN_DIR (default
 # .build/debug). Review `git diff Tests/Fixtures/reassembly` before committing: the
 # expected files are what the golden tests diff against, exactly.
-#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo http2 grpc]   (default: all)
+#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo http2 grpc http2tls]   (default: all)
+# (http2tls is captured by olly-capture --preload: build first, `make build`)
 # (grpc also writes grpc.calls.json: what the client called and got, for the span tests)
 #   scripts/record-fixtures.sh --expected-only              (keep the recordings)
 set -euo pipefail
@@ -12,7 +13,8 @@ scripts/setup.sh test
 BIN=${OLLY_BIN_DIR:-.build/debug}
 DIR=Tests/Fixtures/reassembly
 mkdir -p "$DIR"
-names=(http redis dns postgres mysql mongo http2 grpc)
+names=(http redis dns postgres mysql mongo http2 grpc http2tls)
+export OLLY_BIN_DIR=$BIN
 record=1
 if [ "${1:-}" = --expected-only ]; then record=0; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); fi

@@ -67,4 +67,14 @@ import OllyNDJSON
             }
         }
     }
+
+    /// h2 over TLS captured by the hook: the spans say https, from :scheme.
+    @Test func http2OverTLSSpans() throws {
+        let s = try decoded("http2tls")
+        #expect(s.map { $0.attr("url.path") } == [.string("/index.html"), .string("/missing"), .string("/echo")])
+        #expect(s.allSatisfy { $0.attr("url.scheme") == .string("https") && $0.attr("network.protocol.version") == .string("2") })
+        #expect(s.map { $0.attr("http.response.status_code") } == [.int(200), .int(404), .int(200)])
+        #expect(s.last?.attr("http.request.body.size") == .int(17000))
+        #expect(s.allSatisfy { $0.res("service.name") == .string("nghttp") })
+    }
 }

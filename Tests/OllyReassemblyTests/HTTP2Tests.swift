@@ -458,6 +458,33 @@ struct SplitMix: RandomNumberGenerator {
         }
     }
 
+    /// h2 over TLS as a hook captures it: the socket's handshake records, then the
+    /// plaintext of SSL_write/SSL_read (`tls: true`) with offsets of their own.
+    @Test func tlsPlaintextBesideTheHandshake() {
+        var c = Conn(cid: 3, raddr: "127.0.0.1:443")
+        let hello: [UInt8] = [22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0]
+        c.send(.out, hello)
+        c.send(.in, [22, 3, 3, 0, 4, 2, 0, 0, 0] + [20, 3, 3, 0, 1, 1])
+        c.send(.out, [20, 3, 3, 0, 1, 1])
+        var p = Conn(cid: 3, raddr: "127.0.0.1:443", open: false)
+        p.ts = c.ts
+        p.send(.out, H2.preface + H2.settings(), tls: true)
+        p.send(.in, H2.settings() + H2.settingsAck, tls: true)
+        p.send(.out, h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/secure")), tls: true)
+        c.ts = p.ts
+        c.send(.out, [23, 3, 3, 0, 3, 9, 9, 9]) // ciphertext beside plaintext: skipped
+        p.send(.in, h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8)), tls: true)
+        p.ts += 1000
+        let records = c.records.prefix(4) + p.records + c.records.suffix(1) + [.conn(p.connRecord(.close))]
+        let (xs, counters) = reassemble(Array(records))
+        #expect(xs.count == 1 && xs.first?.proto == .http2 && header(xs.first?.req, ":path") == "/secure")
+        #expect(xs.first?.flags == [] && header(xs.first?.resp, ":status") == "200")
+        #expect(counters.skippedBytes == Int64(hello.count + 15 + 6 + 8) && counters.unknownExchanges == 0)
+        // Without the plaintext, the ciphertext is what there is: unknown exchanges, as before.
+        let (raw, _) = reassemble(Array(c.records.prefix(4)) + [.conn(c.connRecord(.close))])
+        #expect(raw.count == 2 && raw.allSatisfy { $0.proto == .unknown })
+    }
+
     /// Arbitrary bytes after the preface: counted and skipped, never a crash.
     @Test func garbageNeverCrashes() {
         var rng = SplitMix(seed: 2)
@@ -597,5 +624,24 @@ struct SplitMix: RandomNumberGenerator {
         #expect(xs.filter { $0.cid == cid && $0.flags == ["gap", "no_response"] }.count == 10)
         #expect(xs.filter { $0.cid == cid }.count == 20)
         #expect(xs.filter { $0.cid != cid } == whole.filter { $0.cid != cid })
+    }
+}
+
+/// h2 over TLS recorded by olly-capture's hook (scripts/record-fixtures.py http2tls).
+@Suite struct HTTP2TLSFixtureTests {
+    @Test func plaintextOfTheSSLHooksIsReassembled() throws {
+        let text = try String(contentsOfFile: "\(fixtureDir)/http2tls.ndjson", encoding: .utf8)
+        let records = try text.split(separator: "\n").map { try Record.decodeNDJSON(String($0)) }
+        #expect(records.contains { if case .data(let d) = $0 { return d.tls } else { return false } })
+        #expect(records.contains { if case .data(let d) = $0 { return !d.tls && d.data.first == 22 } else { return false } },
+                "the TLS handshake is in the capture too")
+        let (xs, counters) = reassemble(records)
+        #expect(xs.count == 3 && xs.allSatisfy { $0.proto == .http2 && $0.flags.isEmpty })
+        #expect(xs.map { header($0.req, ":path") } == ["/index.html", "/missing", "/echo"])
+        #expect(xs.allSatisfy { header($0.req, ":scheme") == "https" })
+        #expect(xs.map { header($0.resp, ":status") } == ["200", "404", "200"])
+        let upload = (0..<1000).map { String(format: "secret line %04d\n", $0) }.joined()
+        #expect(xs[2].reqText == upload && xs[2].respText == "echo\n")
+        #expect(counters.skippedBytes > 0 && counters.unknownExchanges == 0)
     }
 }

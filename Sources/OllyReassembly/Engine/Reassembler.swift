@@ -38,6 +38,9 @@ final class Connection {
     var preBytes = [0, 0]
     var requestDir: Direction = .out
     var sides = [SideStream(), SideStream()]
+    /// Plaintext from a TLS library hook (`tls: true`) came: the connection is reassembled
+    /// from those records only, and its socket records (handshake, alerts) are skipped.
+    var tls = false
 
     init(cid: Int64, pid: Int, ts: Int64) {
         self.cid = cid; self.pid = pid; self.lastTS = ts
@@ -130,6 +133,14 @@ public struct Reassembler {
     mutating func dataRecord(_ d: DataRecord, _ out: inout [Record]) {
         let c = connection(d.cid, pid: d.pid, ts: d.ts, &out)
         c.lastTS = max(c.lastTS, d.ts)
+        if d.tls != c.tls {
+            if !d.tls {
+                // Ciphertext beside the plaintext of the same connection.
+                counters.skippedBytes += d.len
+                return
+            }
+            startPlaintext(c, &out)
+        }
         let di = d.dir.index
         if c.dirs[di].expected == nil {
             c.dirs[di].expected = d.off
@@ -186,6 +197,31 @@ public struct Reassembler {
         t.off = expected
         t.len = d.len - seen
         deliver(c, d.dir, gapBefore: 0, t, &out)
+    }
+
+    /// The first plaintext record of a TLS connection: what came before on the socket was
+    /// the TLS handshake, not the application's bytes. It is dropped (counted in
+    /// `skipped_bytes`; a session already decided on it is flushed first), and the
+    /// plaintext streams start afresh, at offset 0 when the connection was seen opening.
+    mutating func startPlaintext(_ c: Connection, _ out: inout [Record]) {
+        if var s = c.session {
+            c.session = nil
+            s.close(&emitter, &counters)
+            flush(c, &out)
+        }
+        var dropped = Int64(c.preBytes[0] + c.preBytes[1] + c.sides[0].count + c.sides[1].count)
+        for d in c.dirs { for h in d.held { dropped += Int64(h.data.count) } }
+        counters.skippedBytes += dropped
+        c.tls = true
+        c.pre = []
+        c.preBytes = [0, 0]
+        c.sides = [SideStream(), SideStream()]
+        c.dirs = [DirState(), DirState()]
+        c.startOffsets = [0, 0]
+        if c.opened {
+            c.dirs[0].expected = 0
+            c.dirs[1].expected = 0
+        }
     }
 
     mutating func startMidstream(_ c: Connection, _ dir: Direction) {
@@ -392,8 +428,6 @@ public struct Reassembler {
     /// or the detection budget is spent), then replays the held bytes through its session.
     mutating func decide(_ c: Connection, force: Bool, _ out: inout [Record]) {
         guard c.session == nil, let first = c.pre.first else { return }
-        let force = force || c.preBytes[0] >= limits.detectBytes || c.preBytes[1] >= limits.detectBytes
-            || c.pre.count > 64
         func prefix(_ dir: Direction) -> [UInt8] {
             var b: [UInt8] = []
             for p in c.pre where p.dir == dir {
@@ -404,6 +438,12 @@ public struct Reassembler {
             return b
         }
         let outB = prefix(.out), inB = prefix(.in)
+        // A TLS handshake on the socket: its plaintext may follow in records of a TLS hook
+        // (`startPlaintext`); wait for them within the detection budget (bytes, and chunks).
+        let tlsHold = !c.tls && (Self.tlsRecord(outB) || Self.tlsRecord(inB))
+        let force = force || c.preBytes[0] >= limits.detectBytes || c.preBytes[1] >= limits.detectBytes
+            || c.pre.count > (tlsHold ? 4096 : 64)
+        if tlsHold && !force { return }
         let ports: [Int] = {
             switch c.role {
             case .client: return [port(of: c.raddr)].compactMap { $0 }
@@ -467,6 +507,12 @@ public struct Reassembler {
         for p in pre {
             feed(c, p.dir, gapBefore: p.gapBefore, p.bytes, gapAfter: p.gapAfter, ts: p.ts, pid: p.pid, tid: p.tid, &out)
         }
+    }
+
+    /// Whether bytes start with a TLS handshake record (RFC 8446 §5.1: content type 22,
+    /// legacy version 3.x).
+    static func tlsRecord(_ b: [UInt8]) -> Bool {
+        b.count >= 3 && b[0] == 22 && b[1] == 3 && b[2] <= 4
     }
 
     // MARK: - Limits and the end of connections
