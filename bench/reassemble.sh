@@ -4,6 +4,7 @@
 # distinct cids, read as NDJSON and as binary, in one run:
 #   mixed           every fixture (http with its 1 MiB chunked body, redis, dns, postgres, ...)
 #   small-messages  the same without the HTTP ones (many small records)
+#   http2           the HTTP/2 and gRPC fixtures alone (h2c, gRPC, h2 over TLS)
 # Prints records/s, MB/s of input and MB/s of captured payload (the bytes of the data
 # records), single-threaded (one core); then olly-parse over the exchanges of the same
 # capture (spans/s) and how its time compares with reassembly's (the two run side by side
@@ -71,6 +72,8 @@ PY
 echo "olly-reassemble and olly-parse benchmark: best of 3, one core, MB = 1e6 bytes"
 # every recorded fixture; the small-message mix leaves out the ones with large bodies
 all=$(for f in Tests/Fixtures/reassembly/*.ndjson; do case $f in *.expected.ndjson) ;; *) basename "$f" .ndjson ;; esac; done | tr '\n' ' ')
-small=$(for n in $all; do case $n in http|http2|grpc) ;; *) printf '%s ' "$n" ;; esac; done)
+small=$(for n in $all; do case $n in http|http2|grpc|http2tls) ;; *) printf '%s ' "$n" ;; esac; done)
+h2=$(for n in $all; do case $n in http2|grpc|http2tls) printf '%s ' "$n" ;; esac; done)
 run_mix "mixed-$(echo "$all" | cksum | cut -c1-6)" "$all" "${BENCH_COPIES:-100}"
 run_mix "small-messages-$(echo "$small" | cksum | cut -c1-6)" "$small" "${BENCH_SMALL_COPIES:-1000}"
+run_mix "http2-$(echo "$h2" | cksum | cut -c1-6)" "$h2" "${BENCH_H2_COPIES:-300}"

@@ -458,6 +458,12 @@ public struct Reassembler {
         outB.withUnsafeBufferPointer { o in
             inB.withUnsafeBufferPointer { i in
                 first.bytes.withUnsafeBufferPointer { fc in
+                    // The HTTP/2 preface is no other protocol's first bytes: the other
+                    // detectors (some scan every byte held) need not run.
+                    for (b, dir) in [(o, Direction.out), (i, .in)] where HTTP2.prefacePrefix(b) == HTTP2.prefaceLength {
+                        results.append((.http2, .yes(requestDir: dir, datagram: false)))
+                        return
+                    }
                     for p in framedProtocols {
                         results.append((p, detect(p, first: first.dir, out: o, in: i, firstChunk: fc)))
                     }

@@ -27,6 +27,11 @@ public enum HTTP2 {
     /// Longest header block (HEADERS or PUSH_PROMISE with its CONTINUATION frames) and longest
     /// decoded header list accepted; a longer one is dropped (its exchange `hpack_desync`).
     public static let maxHeaderBlock = 262_144
+    /// Largest HPACK dynamic table kept per direction, whatever SETTINGS_HEADER_TABLE_SIZE
+    /// allows (browsers ask for 64 KiB; the default is 4 KiB). A smaller table than the
+    /// encoder's only evicts earlier: a block that needs an entry evicted here is
+    /// `hpack_desync`, never misread (see `HeaderBlockDecoder`).
+    public static let maxHeaderTable = 65536
 
     /// Frame types (RFC 9113 §6).
     public enum FrameType: UInt8, Sendable {

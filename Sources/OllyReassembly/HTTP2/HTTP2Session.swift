@@ -32,6 +32,8 @@ public struct HTTP2Session: Session {
         var messages = [GRPCMessages(), GRPCMessages()]
         /// Body bytes kept, both sides.
         var kept = 0
+        /// Header list bytes kept per side (RFC 7541 §4.1 sizes), at most `HTTP2.maxHeaderBlock`.
+        var headerBytes = [0, 0]
     }
 
     /// A header block waiting for its CONTINUATION frames.
@@ -284,7 +286,15 @@ public struct HTTP2Session: Session {
         var msg = message(of: st, side) ?? Self.start(block.first)
         if let list {
             if msg.headers == nil { msg.headers = [] }
-            msg.headers?.append(contentsOf: list)
+            // Header lists of one message are bounded too (1xx responses may repeat).
+            let size = list.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+            if st.headerBytes[s] + size <= HTTP2.maxHeaderBlock {
+                st.headerBytes[s] += size
+                msg.headers?.append(contentsOf: list)
+            } else if !msg.truncated {
+                msg.truncated = true
+                counters.truncated += 1
+            }
             if st.grpc == nil && (side == .request || st.req?.headers == nil) {
                 if let ct = list.first(where: { $0.name == "content-type" }) {
                     st.grpc = ct.value.hasPrefix("application/grpc")

@@ -12,7 +12,9 @@ import NIOHPACK
 /// table, literals and entries added since decodes exactly; a block that refers to an older
 /// entry fails (index out of range), and is reported as undecodable — never guessed. Since a
 /// failed block may have added entries after the failure point, the table is emptied again
-/// after every failure, which keeps the invariant.
+/// after every failure, which keeps the invariant. For the same reason the table may be
+/// kept smaller than the encoder's (`HTTP2.maxHeaderTable`): it then holds fewer of the
+/// newest entries, and a block that needs one it dropped fails instead of being misread.
 struct HeaderBlockDecoder {
     static let allocator = ByteBufferAllocator()
 
@@ -41,7 +43,7 @@ struct HeaderBlockDecoder {
 
     /// SETTINGS_HEADER_TABLE_SIZE acknowledged: the encoder may use up to `size` bytes.
     mutating func setMaxTableSize(_ size: Int) {
-        let size = min(max(size, 0), Int(UInt32.max))
+        let size = min(max(size, 0), HTTP2.maxHeaderTable)
         maxTableSize = size
         decoder.maxDynamicTableLength = size
     }
