@@ -57,7 +57,7 @@ struct olly_reader *olly_reader_create(uint64_t ring_bytes, const char *path, in
 		errno = e;
 		return NULL;
 	}
-	void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (map == MAP_FAILED) {
 		int e = errno;
 		close(fd);

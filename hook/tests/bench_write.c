@@ -5,7 +5,10 @@
  * without time spent waiting for a core that the reader or the drainer holds):
  *   TARGET SIZE WALL_NS CPU_NS
  * With STOP_READER=1 the parent process (olly-capture) is stopped with SIGSTOP during
- * the measurement and continued afterwards: the ring fills and the rest is dropped. */
+ * the measurement and continued afterwards: the ring fills and the rest is dropped.
+ * With PAUSE_MS=M the program sleeps M ms before each round, so that a reader that
+ * drains more slowly than this loop writes empties the ring between rounds (the ring
+ * must then hold one round). */
 #include "common.h"
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -31,7 +34,13 @@ static void measure(const char *name, int fd, size_t size, long n, int rounds)
 	double r[32], c[32];
 	if (rounds > 32)
 		rounds = 32;
+	const char *pause = getenv("PAUSE_MS");
+	long pause_ms = pause ? atol(pause) : 0;
 	for (int k = 0; k < rounds; k++) {
+		if (pause_ms > 0) {
+			struct timespec p = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+			nanosleep(&p, NULL);
+		}
 		long long t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		for (long i = 0; i < n; i++)
 			if (write(fd, buf, size) != (ssize_t)size)
