@@ -18,6 +18,11 @@ export OLLY_BIN_DIR=$BIN
 record=1
 if [ "${1:-}" = --expected-only ]; then record=0; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); fi
+# http2tls is captured by olly-capture's hook: build it beside the binaries when missing.
+if [ $record = 1 ] && [[ " ${names[*]} " == *" http2tls "* ]]; then
+    [ -x "$BIN/olly-capture" ] || swift build
+    [ -e "$BIN/libolly.so" ] || make "$BIN/libolly.so"
+fi
 for n in "${names[@]}"; do
     if [ $record = 1 ]; then
         python3 scripts/record-fixtures.py "$n" > "$DIR/$n.ndjson.tmp"

@@ -667,3 +667,123 @@ struct SplitMix: RandomNumberGenerator {
         #expect(counters.skippedBytes > 0 && counters.unknownExchanges == 0)
     }
 }
+
+/// Table-driven HTTP/2 vectors: the client's and the server's bytes after the connection
+/// preface and SETTINGS, and what the exchanges must say. Each vector is also fed one byte
+/// per record (same exchanges) and cut after every byte of each direction (never a crash,
+/// never an exchange the whole does not have, and header lists only ever a prefix of the
+/// whole's).
+@Suite struct HTTP2TableTests {
+    struct Vector: Sendable, CustomTestStringConvertible {
+        var name: String
+        var client: [UInt8]
+        var server: [UInt8]
+        /// Per exchange in order: stream, flags, :path, final :status, request body, response body.
+        var want: [(Int64, [String], String?, String?, String, String)]
+        var malformed: Int64 = 0
+        var testDescription: String { name }
+    }
+
+    static let vectors: [Vector] = [
+        Vector(name: "GET, padded DATA",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/a")),
+               server: h2frame(H2.headers, H2.endHeaders, 1, H2.idx(8)) + h2frame(H2.data, H2.padded | H2.endStream, 1, [3] + bytes("body") + [0, 0, 0]),
+               want: [(1, [], "/a", "200", "", "body")]),
+        Vector(name: "padded HEADERS with priority, request body in two frames",
+               client: h2frame(H2.headers, H2.endHeaders | H2.padded | H2.prio, 1, [1, 0, 0, 0, 0, 16] + H2.idx(3) + H2.lit(":path", "/p") + [0])
+                   + h2frame(H2.data, 0, 1, bytes("ab")) + h2frame(H2.data, H2.endStream, 1, bytes("cd")),
+               server: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(13)),
+               want: [(1, [], "/p", "404", "abcd", "")]),
+        Vector(name: "CONTINUATION twice",
+               client: h2frame(H2.headers, H2.endStream, 1, Array(H2.get("/cont")[0..<3]))
+                   + h2frame(H2.continuation, 0, 1, Array(H2.get("/cont")[3..<9]))
+                   + h2frame(H2.continuation, H2.endHeaders, 1, Array(H2.get("/cont")[9...])),
+               server: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8)),
+               want: [(1, [], "/cont", "200", "", "")]),
+        Vector(name: "RST_STREAM by the client",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/r")) + h2frame(H2.rst, 0, 1, [0, 0, 0, 8]),
+               server: [],
+               want: [(1, ["no_response", "reset"], "/r", nil, "", "")]),
+        Vector(name: "RST_STREAM by the server after part of the response",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/r")),
+               server: h2frame(H2.headers, H2.endHeaders, 1, H2.idx(8)) + h2frame(H2.data, 0, 1, bytes("par"))
+                   + h2frame(H2.rst, 0, 1, [0, 0, 0, 2]),
+               want: [(1, ["reset"], "/r", "200", "", "par")]),
+        Vector(name: "trailers",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/t")),
+               server: h2frame(H2.headers, H2.endHeaders, 1, H2.idx(8)) + h2frame(H2.data, 0, 1, bytes("x"))
+                   + h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.lit("grpc-status", "0")),
+               want: [(1, [], "/t", "200", "", "x")]),
+        Vector(name: "PUSH_PROMISE",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/")),
+               server: h2frame(H2.push, H2.endHeaders, 1, [0, 0, 0, 2] + H2.get("/pushed"))
+                   + h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8))
+                   + h2frame(H2.headers, H2.endHeaders, 2, H2.idx(8)) + h2frame(H2.data, H2.endStream, 2, bytes("p")),
+               want: [(1, [], "/", "200", "", ""), (2, ["push"], "/pushed", "200", "", "p")]),
+        Vector(name: "interleaved streams complete out of order",
+               client: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/1")) + h2frame(H2.headers, H2.endHeaders | H2.endStream, 3, H2.get("/3")),
+               server: h2frame(H2.headers, H2.endHeaders, 3, H2.idx(8)) + h2frame(H2.headers, H2.endHeaders, 1, H2.idx(8))
+                   + h2frame(H2.data, 0, 1, bytes("one")) + h2frame(H2.data, H2.endStream, 3, bytes("three"))
+                   + h2frame(H2.data, H2.endStream, 1, bytes("!")),
+               want: [(3, [], "/3", "200", "", "three"), (1, [], "/1", "200", "", "one!")]),
+        Vector(name: "PING, WINDOW_UPDATE, PRIORITY, an unknown type and GOAWAY between",
+               client: h2frame(H2.ping, 0, 0, [UInt8](repeating: 0, count: 8)) + h2frame(H2.priority, 0, 3, [0, 0, 0, 0, 1])
+                   + h2frame(0xA, 0, 0, bytes("altsvc")) + h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/g")),
+               server: h2frame(H2.ping, H2.ack, 0, [UInt8](repeating: 0, count: 8)) + h2frame(H2.window, 0, 0, [0, 0, 1, 0])
+                   + h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8)) + h2frame(H2.goaway, 0, 0, [0, 0, 0, 1, 0, 0, 0, 0]),
+               want: [(1, [], "/g", "200", "", "")]),
+        Vector(name: "malformed: SETTINGS on a stream, WINDOW_UPDATE of 3 bytes",
+               client: h2frame(H2.settings, 0, 1, []) + h2frame(H2.window, 0, 1, [0, 0, 1])
+                   + h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.get("/m")),
+               server: h2frame(H2.headers, H2.endHeaders | H2.endStream, 1, H2.idx(8)),
+               want: [(1, [], "/m", "200", "", "")], malformed: 2),
+    ]
+
+    func conn(_ v: Vector) -> Conn {
+        var c = h2conn()
+        if !v.client.isEmpty { c.send(.out, v.client) }
+        if !v.server.isEmpty { c.send(.in, v.server) }
+        c.close()
+        return c
+    }
+
+    func list(_ m: ExchangeMessage?) -> [String]? { m?.headers?.map { "\($0.0)=\($0.1)" } }
+
+    @Test(arguments: vectors)
+    func vector(_ v: Vector) {
+        let c = conn(v)
+        let (xs, counters) = reassemble(c.records)
+        #expect(xs.count == v.want.count)
+        for (x, w) in zip(xs, v.want) {
+            #expect(x.stream == w.0 && x.flags == w.1, "\(x.stream ?? -1) \(x.flags)")
+            #expect(header(x.req, ":path") == w.2 && header(x.resp, ":status") == w.3)
+            #expect(x.reqText == w.4 && x.respText == w.5)
+            #expect(x.req?.len == Int64(w.4.utf8.count))
+        }
+        #expect(counters.malformed == v.malformed)
+        #expect(reassemble(drip(c.records)).0 == xs, "one byte per record")
+        // Every prefix: the records up to a cut, the cut record shortened, then the close.
+        let whole = Dictionary(xs.map { ($0.stream ?? 0, $0) }, uniquingKeysWith: { a, _ in a })
+        for (i, r) in c.records.enumerated() {
+            guard case .data(let d) = r else { continue }
+            for n in 0..<d.data.count {
+                var t = d
+                t.data = Array(d.data.prefix(n))
+                t.len = Int64(n)
+                let (cut, _) = reassemble(Array(c.records[..<i]) + [.data(t), c.records[c.records.count - 1]])
+                for x in cut {
+                    if x.proto == .unknown {
+                        // Cut inside the preface: the connection never said it was HTTP/2.
+                        #expect(i == 1 && n < 24, "\(v.name): cut at \(i)/\(n)")
+                        continue
+                    }
+                    let w = whole[x.stream ?? 0]
+                    #expect(w != nil, "\(v.name): cut at \(i)/\(n) made stream \(x.stream ?? -1) \(x.flags) \(x.proto)")
+                    // What was decoded is what the whole has, up to where the bytes ended.
+                    if let h = list(x.req) { #expect(list(w?.req)?.starts(with: h) == true) }
+                    if let h = list(x.resp) { #expect(list(w?.resp)?.starts(with: h) == true) }
+                }
+            }
+        }
+    }
+}
