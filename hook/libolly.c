@@ -313,10 +313,10 @@ static void ring_copy(uint64_t pos, uint32_t at, const void *src, uint32_t n)
  * done. Stores into ring lines this core does not hold (the ring is larger than the
  * caches, and the reader on the other core read these lines last) wait for the line.
  * So after each entry the writer asks for the lines the next entry will most likely use
- * (the next position, as many bytes as this entry took, up to 512, and its sequence
- * word) with a prefetch for writing: they arrive during the caller's next system call,
- * not inside the next hook. A wrong guess costs nothing (another thread takes that
- * position, or the reader still reads it: the line just moves again). */
+ * (the next free position, as many bytes as this entry took, up to 512, and its
+ * sequence word) with a prefetch for writing: they arrive during the caller's next
+ * system call, not inside the next hook. A wrong guess costs little (another thread
+ * takes that position, or the reader still reads it: the line moves once more). */
 static inline void ring_warm(uint64_t pos, uint32_t bytes)
 {
 	uint64_t first = pos & g_mask;
@@ -633,7 +633,8 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 		}
 	}
 	entry_place(cid, idx, pos, len);
-	ring_warm(pos + k, OLLY_ENTRY_BYTES + cap);
+	/* the next free position (pos + k, unless other threads have reserved since) */
+	ring_warm(__atomic_load_n(&g_hdr->head, __ATOMIC_RELAXED), OLLY_ENTRY_BYTES + cap);
 }
 
 /* Compare-and-swap of a word only this thread writes (its frames), against a signal
