@@ -30,6 +30,11 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         // TLS configuration of the OTLP/HTTP client (already used by async-http-client).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        // HTTP/2 reassembly: HPACK header blocks are decoded by NIOHPACK's decoder (dynamic
+        // table, Huffman, size updates) rather than by a decoder of our own; NIOCore for the
+        // ByteBuffer it reads. Both are already in the graph through the gRPC transport.
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.82.0"),
     ],
     targets: [
         // Small C helpers that Swift cannot express safely: async-signal-safe signal flags,
@@ -55,7 +60,11 @@ let package = Package(
         .executableTarget(name: "olly-capture-cycles", dependencies: ["OllyCapture"]),
         // Reassembly: connection table, stream order, gaps, limits, protocol detection, and one
         // folder per protocol (framing and pairing) turning data records into exchanges.
-        .target(name: "OllyReassembly", dependencies: ["OllyNDJSON"]),
+        .target(name: "OllyReassembly", dependencies: [
+            "OllyNDJSON",
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "olly-reassemble", dependencies: ["OllyCLI", "OllyReassembly"]),
         .executableTarget(name: "olly-parse", dependencies: ["OllyCLI", "OllyParse"]),
         .executableTarget(name: "olly-stitch", dependencies: ["OllyCLI"]),

@@ -4,10 +4,14 @@
 # distinct cids, read as NDJSON and as binary, in one run:
 #   mixed           every fixture (http with its 1 MiB chunked body, redis, dns, postgres, ...)
 #   small-messages  the same without the HTTP ones (many small records)
+#   http2           the HTTP/2 and gRPC fixtures alone (h2c, gRPC, h2 over TLS)
 # Prints records/s, MB/s of input and MB/s of captured payload (the bytes of the data
 # records), single-threaded (one core); then olly-parse over the exchanges of the same
-# capture (spans/s) and how its time compares with reassembly's (the two run side by side
-# in a pipeline, so the slower one sets the pace).
+# capture (spans/s) and how its time compares with reassembly's (the stages run side by
+# side in a pipeline, so the slowest one sets the pace); then olly-stitch over those spans
+# and olly-export sending them over OTLP/gRPC (batch 8192) to the count-only test receiver
+# on loopback (when grpcio and opentelemetry-proto are installed), and which stage of the
+# pipeline is the slowest on this capture.
 #   BENCH_COPIES=100 BENCH_SMALL_COPIES=1000 bench/reassemble.sh   (OLLY_BIN_DIR=.build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,11 +70,36 @@ PY
     awk -v n="$n" -v pj="$pj" -v pb="$pb" -v tj="$tj" -v tbb="$tbb" 'BEGIN {
         printf "  %-34s %7.3f s %10.0f spans/s (%.2f of reassembly'"'"'s time, NDJSON)\n", "olly-parse NDJSON -> NDJSON spans", pj, n / pj, pj / tj
         printf "  %-34s %7.3f s %10.0f spans/s (%.2f of reassembly'"'"'s time, binary)\n", "olly-parse binary -> binary spans", pb, n / pb, pb / tbb }'
-    rm -f "$xj" "$xb"
+    local sj="$OUT/reassemble-$mix-$copies.spans.ndjson" sb="$OUT/reassemble-$mix-$copies.spans.bin"
+    "$B/olly-parse" "$xj" > "$sj"
+    "$B/olly-parse" --format bin "$xb" > "$sb"
+    local ns stj stb ex=
+    ns=$(grep -c '"kind":"span"' "$sj" || true)
+    stj=$(STAGE=olly-stitch best "$sj")
+    stb=$(STAGE=olly-stitch best --format bin "$sb")
+    if [ -n "${gport:-}" ]; then ex=$(STAGE=olly-export best --no-red --batch-size 8192 --to "otlp-grpc://127.0.0.1:$gport" "$sb"); fi
+    awk -v n="$ns" -v a="$stj" -v b="$stb" -v e="$ex" -v r="$tbb" -v p="$pb" 'BEGIN {
+        printf "  %-34s %7.3f s %10.0f spans/s\n", "olly-stitch NDJSON -> NDJSON", a, n / a
+        printf "  %-34s %7.3f s %10.0f spans/s\n", "olly-stitch binary -> binary", b, n / b
+        if (e != "") printf "  %-34s %7.3f s %10.0f spans/s\n", "olly-export binary -> OTLP/gRPC", e, n / e
+        slow = "olly-reassemble"; t = r
+        if (p > t) { slow = "olly-parse"; t = p }
+        if (b > t) { slow = "olly-stitch"; t = b }
+        if (e != "" && e > t) { slow = "olly-export"; t = e }
+        printf "  binary pipeline stage times: reassemble %.3f s, parse %.3f s, stitch %.3f s%s; slowest: %s\n", r, p, b, (e != "" ? sprintf(", export %.3f s", e) : ""), slow }'
+    rm -f "$xj" "$xb" "$sj" "$sb"
 }
+# The OTLP receiver of olly-export's tests, counting only (it still decodes every request).
+gport=
+if python3 -c 'import grpc, opentelemetry.proto' 2>/dev/null; then
+    . bench/receiver.sh
+    start_receiver
+fi
 echo "olly-reassemble and olly-parse benchmark: best of 3, one core, MB = 1e6 bytes"
 # every recorded fixture; the small-message mix leaves out the ones with large bodies
 all=$(for f in Tests/Fixtures/reassembly/*.ndjson; do case $f in *.expected.ndjson) ;; *) basename "$f" .ndjson ;; esac; done | tr '\n' ' ')
-small=$(for n in $all; do case $n in http|http2|grpc) ;; *) printf '%s ' "$n" ;; esac; done)
+small=$(for n in $all; do case $n in http|http2|grpc|http2tls) ;; *) printf '%s ' "$n" ;; esac; done)
+h2=$(for n in $all; do case $n in http2|grpc|http2tls) printf '%s ' "$n" ;; esac; done)
 run_mix "mixed-$(echo "$all" | cksum | cut -c1-6)" "$all" "${BENCH_COPIES:-100}"
 run_mix "small-messages-$(echo "$small" | cksum | cut -c1-6)" "$small" "${BENCH_SMALL_COPIES:-1000}"
+run_mix "http2-$(echo "$h2" | cksum | cut -c1-6)" "$h2" "${BENCH_H2_COPIES:-300}"

@@ -8,12 +8,13 @@ client sent (dir "out") and received (dir "in") as `data` records, with `proc` a
 records for the client: what olly-capture reports for the client process. UDP is relayed
 datagram by datagram (one `data` record per datagram).
 
-    scripts/record-fixtures.py http|redis|dns|postgres|mysql|mongo > Tests/Fixtures/reassembly/NAME.ndjson
+    scripts/record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc|http2tls > Tests/Fixtures/reassembly/NAME.ndjson
     scripts/record-fixtures.sh      # all of them, then the expected exchanges
 
 Needs (installed by scripts/setup.sh test): nginx, redis-server, dnsmasq, dig, PostgreSQL
-15, MariaDB 10.11, curl, openssl, python3-mockupdb (run by /usr/bin/python3), and the
-Python packages redis, psycopg, pymysql, mysql-connector-python and pymongo.
+15, MariaDB 10.11, curl, openssl, python3-mockupdb (run by /usr/bin/python3), nghttp2
+1.52 (nghttpd, nghttp, h2load), and the Python packages redis, psycopg, pymysql,
+mysql-connector-python, pymongo and grpcio.
 """
 import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -657,10 +658,146 @@ def mongo_fixture():
             server.wait()
 
 
+def nghttpd(root, www, *args, tls=()):
+    """An nghttpd (nghttp2 1.52) on loopback: h2c with prior knowledge unless `tls` names a
+    key and a certificate."""
+    port = free_port()
+    server = subprocess.Popen(["nghttpd", "-a", "127.0.0.1", "-d", www, *args, str(port), *tls],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return server, port
+
+
+def h2_site(root):
+    """The files the HTTP/2 fixtures serve: every body is known from its path."""
+    www = os.path.join(root, "www")
+    os.makedirs(os.path.join(www, "many"))
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("<!doctype html><title>olly h2</title><link rel=stylesheet href=/style.css><p>hello over h2</p>\n")
+    with open(os.path.join(www, "style.css"), "w") as f:
+        f.write("p { color: teal }\n")
+    with open(os.path.join(www, "echo"), "w") as f:
+        f.write("echo\n")
+    for i in range(100):
+        with open(os.path.join(www, "many", f"f{i:03d}"), "w") as f:
+            f.write(f"this is file {i}\n" * (i % 7 + 1))
+    return www
+
+
+def http2_fixture():
+    """nghttp2 1.52 over h2c with prior knowledge: nghttp (GET, HEAD, 404, POST, 100-continue,
+    CONTINUATION, a small header table, padding, 100 concurrent streams on one connection)
+    and h2load against nghttpd; a second nghttpd pads its frames, pushes /style.css with
+    /index.html, adds a trailer to every response and echoes uploads."""
+    root = tempfile.mkdtemp(prefix="olly-h2-")
+    www = h2_site(root)
+    body = os.path.join(root, "upload.bin")
+    with open(body, "wb") as f:
+        f.write(b"".join(b"line %05d of the upload\n" % i for i in range(3000)))  # 72 KB: several DATA frames
+    plain, fancy = None, None
+    try:
+        plain, port = nghttpd(root, www, "--no-tls")
+        fancy, fport = nghttpd(root, www, "--no-tls", "-b", "16", "-p", "/index.html=/style.css",
+                               "--trailer", "x-served-by: nghttpd", "--echo-upload")
+        rec = Recorder(port)
+        base = f"http://127.0.0.1:{rec.port}"
+        # 1: two GETs (200, 404) on one connection.
+        rec.client(["nghttp", "-n", f"{base}/index.html", f"{base}/missing"])
+        # 2: HEAD.
+        rec.client(["nghttp", "-n", "-H", ":method: HEAD", f"{base}/index.html"])
+        # 3: POST with a 72 KB body (nghttpd answers with the file).
+        rec.client(["nghttp", "-n", "-d", body, f"{base}/echo"])
+        # 4: a header block larger than a frame: HEADERS + CONTINUATION; a 512-byte
+        # decoder table (SETTINGS_HEADER_TABLE_SIZE), so the server's encoder evicts.
+        rec.client(["nghttp", "-n", "--continuation", "-c", "512", f"{base}/index.html", f"{base}/style.css"])
+        # 5: 100 concurrent streams on one connection, each its own file.
+        rec.client(["nghttp", "-n", "-b", "5"] + [f"{base}/many/f{i:03d}" for i in range(100)])
+        # 6: h2load, 20 requests 10 at a time on one connection.
+        rec.client(["h2load", "-n", "20", "-c", "1", "-m", "10", f"{base}/style.css"])
+        # The second server: padding, push, trailers, echoed uploads, 100-continue.
+        rec2 = Recorder(fport)
+        rec2.conns, rec2.records, rec2.procs, rec2.lock = rec.conns, rec.records, rec.procs, rec.lock
+        fbase = f"http://127.0.0.1:{rec2.port}"
+        rec2.client(["nghttp", "-n", f"{fbase}/index.html"])
+        rec2.client(["nghttp", "-n", "-b", "3", "--expect-continue", "-d", body, f"{fbase}/echo"])
+        rec.stop = True
+        rec.main.join(timeout=5)
+        for t in rec.threads:
+            t.join(timeout=10)
+        rec2.finish()
+    finally:
+        for s in (plain, fancy):
+            if s:
+                s.terminate()
+                s.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def http2tls_fixture():
+    """h2 over TLS: nghttp against nghttpd with a self-signed certificate, captured by
+    olly-capture with its LD_PRELOAD hook (--preload), whose SSL_read/SSL_write hooks give
+    the plaintext (tls: true) beside the socket's handshake records. Needs olly-capture and
+    libolly.so in $OLLY_BIN_DIR (make build). The hook's stats record is left out."""
+    bin_dir = os.environ.get("OLLY_BIN_DIR", ".build/debug")
+    capture = os.path.join(bin_dir, "olly-capture")
+    if not os.access(capture, os.X_OK) or not os.path.exists(os.path.join(bin_dir, "libolly.so")):
+        raise SystemExit(f"http2tls: needs {capture} and libolly.so beside it (make build)")
+    root = tempfile.mkdtemp(prefix="olly-h2tls-")
+    www = h2_site(root)
+    body = os.path.join(root, "upload.bin")
+    with open(body, "wb") as f:
+        f.write(b"".join(b"secret line %04d\n" % i for i in range(1000)))  # 17 KB: two DATA frames
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{root}/key.pem",
+                    "-out", f"{root}/cert.pem", "-days", "2", "-subj", "/CN=olly"], check=True, **quiet)
+    server = None
+    try:
+        server, port = nghttpd(root, www, tls=(f"{root}/key.pem", f"{root}/cert.pem"))
+        base = f"https://127.0.0.1:{port}"
+        # One capture, two connections: GET 200 and 404, then a POST; nghttp negotiates h2
+        # by ALPN (the capture does not see it) and warns about the certificate.
+        script = f"nghttp -n {base}/index.html {base}/missing; nghttp -n -d {body} {base}/echo"
+        got = subprocess.run([capture, "--preload", "--", "sh", "-c", script], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60).stdout.decode()
+        for line in got.splitlines():
+            if not line.startswith('{"kind":"stats"'):
+                sys.stdout.write(line + "\n")
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def grpc_fixture():
+    """Python grpcio over insecure h2c: scripts/grpc-fixture.py's client and server (unary,
+    server, client and bidi streaming, an error status, gzip, an unknown method, a cancel).
+    What the client called and got goes to Tests/Fixtures/reassembly/grpc.calls.json."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.relpath(os.path.join(here, "grpc-fixture.py"))
+    server = subprocess.Popen([sys.executable, script, "server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = int(server.stdout.readline())
+        wait_port(port)
+        rec = Recorder(port)
+        calls = os.path.relpath(os.path.join(here, "..", "Tests", "Fixtures", "reassembly", "grpc.calls.json"))
+        rec.client([sys.executable, script, "client", str(rec.port), calls],
+                   env=dict(os.environ, GRPC_ENABLE_FORK_SUPPORT="0"))
+        rec.finish()
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     fn = {"http": http, "redis": redis_fixture, "dns": dns_fixture, "postgres": postgres_fixture,
-          "mysql": mysql_fixture, "mongo": mongo_fixture}.get(what)
+          "mysql": mysql_fixture, "mongo": mongo_fixture, "http2": http2_fixture, "grpc": grpc_fixture, "http2tls": http2tls_fixture}.get(what)
     if fn is None:
-        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres|mysql|mongo > FILE")
+        raise SystemExit("usage: record-fixtures.py http|redis|dns|postgres|mysql|mongo|http2|grpc|http2tls > FILE")
     fn()

@@ -3,7 +3,9 @@
 # expected exchanges with the olly-reassemble built in $OLLY_BIN_DIR (default
 # .build/debug). Review `git diff Tests/Fixtures/reassembly` before committing: the
 # expected files are what the golden tests diff against, exactly.
-#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo]   (default: all)
+#   scripts/record-fixtures.sh [http redis dns postgres mysql mongo http2 grpc http2tls]   (default: all)
+# (http2tls is captured by olly-capture --preload: build first, `make build`)
+# (grpc also writes grpc.calls.json: what the client called and got, for the span tests)
 #   scripts/record-fixtures.sh --expected-only              (keep the recordings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,10 +13,16 @@ scripts/setup.sh test
 BIN=${OLLY_BIN_DIR:-.build/debug}
 DIR=Tests/Fixtures/reassembly
 mkdir -p "$DIR"
-names=(http redis dns postgres mysql mongo)
+names=(http redis dns postgres mysql mongo http2 grpc http2tls)
+export OLLY_BIN_DIR=$BIN
 record=1
 if [ "${1:-}" = --expected-only ]; then record=0; shift; fi
 if [ $# -gt 0 ]; then names=("$@"); fi
+# http2tls is captured by olly-capture's hook: build it beside the binaries when missing.
+if [ $record = 1 ] && [[ " ${names[*]} " == *" http2tls "* ]]; then
+    [ -x "$BIN/olly-capture" ] || swift build
+    [ -e "$BIN/libolly.so" ] || make "$BIN/libolly.so"
+fi
 for n in "${names[@]}"; do
     if [ $record = 1 ]; then
         python3 scripts/record-fixtures.py "$n" > "$DIR/$n.ndjson.tmp"

@@ -12,7 +12,7 @@ run_pkgs=(make libbpf-dev libelf-dev zlib1g-dev libssl-dev bpftool)
 # Tests: man page rendering, jq for the benchmark's comparison, real servers and clients
 # that the protocol tests drive.
 test_pkgs=(man-db groff-base jq curl python3 python3-pip wrk openssl bc nginx redis-server redis-tools dnsmasq-base dnsutils postgresql-15 gdb gcc
-           mariadb-server mariadb-client python3-mockupdb)
+           mariadb-server mariadb-client python3-mockupdb nghttp2-client nghttp2-server)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$what" = test ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -44,7 +44,8 @@ if [ "$what" = test ] && ! python3 -c 'import pymysql, mysql.connector, pymongo'
 fi
 
 # OTLP test peers of olly-export's tests (Tests/Receivers/otlp_receiver.py): grpcio and the
-# official opentelemetry-proto classes.
+# official opentelemetry-proto classes. grpcio also runs the gRPC reassembly fixture's client
+# and server (scripts/grpc-fixture.py).
 if [ "$what" = test ] && ! python3 -c 'import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc' 2>/dev/null; then
     echo "setup: installing the Python packages grpcio and opentelemetry-proto" >&2
     python3 -m pip install -q grpcio opentelemetry-proto >&2

@@ -2,10 +2,20 @@
 #include "olly_support.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void olly_tune_malloc(void) {
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
 
 static volatile sig_atomic_t pending_signal = 0;
 

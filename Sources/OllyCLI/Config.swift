@@ -69,6 +69,7 @@ public enum ConfigSchema {
             ConfigKey("max-conns", .int(1...(1 << 24))),
             ConfigKey("idle-timeout", .int(1...(1 << 31))),
             ConfigKey("reorder-window", .int(0...(1 << 16))),
+            ConfigKey("max-stream-bytes", .int(0...(1 << 32))),
         ]),
         ("parse", [ConfigKey("no-redact", .bool), ConfigKey("host-name", .string)]),
         ("stitch", []),

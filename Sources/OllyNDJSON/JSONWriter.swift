@@ -102,7 +102,19 @@ public struct JSONWriter: FieldEncoder {
             var runStart = 0
             var i = 0
             let n = u.count
+            let raw = UnsafeRawBufferPointer(u)
             while i < n {
+                // Eight bytes at a time while none needs escaping (SWAR: no byte below 0x20,
+                // none equal to '"' or '\\').
+                while i + 8 <= n {
+                    let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                    let q = x ^ (0x22 &* ones), b = x ^ (0x5C &* ones)
+                    let special = (((x &- 0x20 &* ones) & ~x) | ((q &- ones) & ~q) | ((b &- ones) & ~b)) & highs
+                    if special != 0 { break }
+                    i += 8
+                }
+                guard i < n else { break }
                 let c = u[i]
                 if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
                     i += 1

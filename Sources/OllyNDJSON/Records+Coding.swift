@@ -214,7 +214,7 @@ extension LogRecord {
 }
 
 extension ExchangeMessage {
-    static let keys = KeyTable(["ts", "end", "len", "data", "headers"])
+    static let keys = KeyTable(["ts", "end", "len", "data", "headers", "messages"])
     static let required: UInt64 = bit(0) | bit(1) | bit(2)
 
     public init<D: FieldDecoder>(from d: inout D) throws(DecodeError) {
@@ -247,6 +247,10 @@ extension ExchangeMessage {
                     hs.append((name, value))
                 }
                 headers = hs
+            case 5:
+                let at = d.position
+                messages = try d.readInt()
+                if let n = messages, n < 0 { d.position = at; throw d.error("count must not be negative") }
             default: extra.append((k.string, try d.readValue()))
             }
         }
@@ -274,6 +278,7 @@ extension ExchangeMessage {
             }
             e.endArray()
         }
+        e.opt("messages", messages)
         e.extras(extra)
         e.endObject()
     }

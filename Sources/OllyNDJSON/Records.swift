@@ -99,6 +99,8 @@ public struct ExchangeMessage: Equatable, Sendable {
     public var data: [UInt8] = []
     /// Decoded header fields (HTTP/2), in wire order.
     public var headers: [(String, String)]?
+    /// gRPC length-prefixed messages in `data` (gRPC exchanges).
+    public var messages: Int64?
     public var extra: JSONFields = []
     public init() {}
     public static func == (a: Self, b: Self) -> Bool {
@@ -108,7 +110,8 @@ public struct ExchangeMessage: Equatable, Sendable {
         case let (x?, y?): h = x.count == y.count && zip(x, y).allSatisfy { $0 == $1 }
         default: h = false
         }
-        return h && a.ts == b.ts && a.end == b.end && a.len == b.len && a.data == b.data && fieldsEqual(a.extra, b.extra)
+        return h && a.ts == b.ts && a.end == b.end && a.len == b.len && a.data == b.data && a.messages == b.messages
+            && fieldsEqual(a.extra, b.extra)
     }
 }
 

@@ -9,7 +9,7 @@ struct OllyReassemble: ParsableCommand {
         commandName: "olly-reassemble",
         abstract: "Turn captured byte streams into framed request/response exchanges.",
         discussion: """
-        Consumes conn and data records: puts each connection's bytes in stream order, detects its protocol from content (the server port only breaks ties), frames requests and responses and writes them as exchange records. Framed: HTTP/1.x, Redis (RESP2/RESP3), DNS (UDP and TCP), PostgreSQL. Other protocols become proto "unknown" exchanges (a request is what one side sends until the other side speaks). Missing bytes are gaps: flagged, counted, and framing resynchronises at the next message boundary. Every other record kind passes through unchanged.
+        Consumes conn and data records: puts each connection's bytes in stream order, detects its protocol from content (the server port only breaks ties), frames requests and responses and writes them as exchange records. Framed: HTTP/1.x, HTTP/2 and gRPC (prior knowledge or TLS plaintext; HPACK decoded; one exchange per stream, written when the stream completes), Redis (RESP2/RESP3), DNS (UDP and TCP), PostgreSQL, MySQL, MongoDB. Other protocols become proto "unknown" exchanges (a request is what one side sends until the other side speaks). Missing bytes are gaps: flagged, counted, and framing resynchronises at the next message boundary. Every other record kind passes through unchanged.
 
         Bad input records are reported on stderr as 'olly-reassemble: FILE:LINE: ...', counted and skipped (--strict stops with status 65). A stats record with the engine's counters is written at exit. Exit status: 0 success (also when stdout is closed), 64 usage or config error, 65 bad input under --strict, 74 I/O error, 1 anything else. See olly-reassemble(1).
         """,
@@ -36,7 +36,7 @@ struct OllyReassemble: ParsableCommand {
 }
 
 struct ReassembleOptions: ParsableArguments {
-    @Option(name: .customLong("proto"), help: ArgumentHelp("Frame connections with this server port as this protocol (http1, redis, dns, postgres, mysql, mongodb, unknown), whatever their content; repeatable.", valueName: "port=name"))
+    @Option(name: .customLong("proto"), help: ArgumentHelp("Frame connections with this server port as this protocol (http1, http2, grpc, redis, dns, postgres, mysql, mongodb, unknown), whatever their content; repeatable.", valueName: "port=name"))
     var proto: [String] = []
 
     @Option(name: .customLong("max-buffer-bytes"), help: ArgumentHelp("Bytes buffered per connection before the message in progress is cut. (default: 16777216)", valueName: "bytes"))
@@ -54,6 +54,9 @@ struct ReassembleOptions: ParsableArguments {
     @Option(name: .customLong("reorder-window"), help: ArgumentHelp("Out-of-order records held per direction before missing bytes become a gap. (default: 64)", valueName: "n"))
     var reorderWindow: Int?
 
+    @Option(name: .customLong("max-stream-bytes"), help: ArgumentHelp("HTTP/2: data bytes kept per stream and direction; len still counts them all. (default: 4194304)", valueName: "bytes"))
+    var maxStreamBytes: Int?
+
     func validate() throws {
         for p in proto where parseProtoOverride(p) == nil {
             throw ValidationError("--proto \(p): expected PORT=NAME with a port 1-65535 and a protocol (http1, http2, grpc, postgres, mysql, redis, mongodb, dns, unknown)")
@@ -63,6 +66,7 @@ struct ReassembleOptions: ParsableArguments {
         if let v = maxConns, v < 1 || v > 1 << 24 { throw ValidationError("--max-conns must be between 1 and 16777216") }
         if let v = idleTimeout, v < 1 || v > 1 << 31 { throw ValidationError("--idle-timeout must be between 1 and 2147483648") }
         if let v = reorderWindow, v < 0 || v > 1 << 16 { throw ValidationError("--reorder-window must be between 0 and 65536") }
+        if let v = maxStreamBytes, v < 0 || v > 1 << 32 { throw ValidationError("--max-stream-bytes must be between 0 and 4294967296") }
     }
 
     /// Command line over the config file's `reassemble:` (then `common:`) keys over defaults.
@@ -73,6 +77,7 @@ struct ReassembleOptions: ParsableArguments {
         l.maxConns = maxConns ?? c.int("reassemble", "max-conns").map(Int.init) ?? l.maxConns
         l.idleTimeout = Int64(idleTimeout ?? c.int("reassemble", "idle-timeout").map(Int.init) ?? 300) * 1_000_000_000
         l.reorderWindow = reorderWindow ?? c.int("reassemble", "reorder-window").map(Int.init) ?? l.reorderWindow
+        l.maxStreamBytes = maxStreamBytes ?? c.int("reassemble", "max-stream-bytes").map(Int.init) ?? l.maxStreamBytes
         var o: [Int: Proto] = [:]
         if let s = c.string("reassemble", "proto") {
             for item in s.split(separator: ",") {

@@ -57,7 +57,7 @@ func render(_ page: String) throws -> RunResult {
         let fields = ["kind", "ts", "pid", "ppid", "comm", "exe", "cmdline", "cgroup", "container_id", "service",
                       "ev", "cid", "tid", "fd", "role", "family", "laddr", "raddr", "dir", "off", "len", "data", "tls",
                       "source", "body", "severity", "attrs", "trace_id", "span_id", "proto", "req", "resp", "stream",
-                      "flags", "end", "headers", "parent_span_id", "name", "span_kind", "start", "status",
+                      "flags", "end", "headers", "messages", "parent_span_id", "name", "span_kind", "start", "status",
                       "status_message", "resource", "events", "links", "olly", "unit", "type", "start_ts", "value",
                       "count", "sum", "bounds", "counts", "stage", "final", "counters", "records_in", "records_out",
                       "bad_records", "bytes_in"]

@@ -111,7 +111,7 @@ func sampleRecords() -> [Record] {
     var req = ExchangeMessage()
     req.ts = 1; req.end = 2; req.len = 3; req.data = [1, 2, 3]; req.headers = [(":method", "GET"), (":path", "/a?b=c")]
     var resp = ExchangeMessage()
-    resp.ts = 3; resp.end = 4; resp.len = 10; resp.data = Array("ok".utf8)
+    resp.ts = 3; resp.end = 4; resp.len = 10; resp.data = Array("ok".utf8); resp.messages = 2
     var ex = ExchangeRecord()
     ex.proto = .http2; ex.cid = 7; ex.pid = 4242; ex.tid = 4243; ex.role = .server; ex.laddr = "127.0.0.1:80"
     ex.raddr = "127.0.0.1:5000"; ex.req = req; ex.resp = resp; ex.stream = 3; ex.flags = ["gap", "truncated"]

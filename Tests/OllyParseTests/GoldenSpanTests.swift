@@ -34,7 +34,7 @@ import OllyNDJSON
         return out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("{\"kind\":\"span\"") }
     }
 
-    @Test(arguments: ["http", "redis", "dns", "postgres", "mysql", "mongo"])
+    @Test(arguments: ["http", "redis", "dns", "postgres", "mysql", "mongo", "http2", "grpc", "http2tls"])
     func matchesGolden(_ name: String) throws {
         let got = try Self.spans(name)
         let golden = Self.root.appendingPathComponent("parse/\(name).spans.ndjson")

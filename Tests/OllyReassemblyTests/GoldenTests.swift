@@ -6,7 +6,7 @@ import Testing
 /// Real traffic recorded from real clients and servers (scripts/record-fixtures.py) against
 /// the expected exchanges, diffed exactly (scripts/record-fixtures.sh writes them).
 @Suite struct GoldenTests {
-    static let names = ["http", "redis", "dns", "postgres", "mysql", "mongo"]
+    static let names = ["http", "redis", "dns", "postgres", "mysql", "mongo", "http2", "grpc", "http2tls"]
 
     func load(_ name: String) throws -> (input: [String], expected: [String], overrides: [Int: Proto]) {
         let input = try String(contentsOfFile: "\(fixtureDir)/\(name).ndjson", encoding: .utf8)
@@ -57,7 +57,7 @@ import Testing
     }
 
     /// One byte per record gives the same exchanges (times and offsets kept).
-    @Test(arguments: ["redis", "dns", "postgres", "mysql", "mongo"])
+    @Test(arguments: ["redis", "dns", "postgres", "mysql", "mongo", "http2", "grpc", "http2tls"])
     func dripFeedGivesTheSameExchanges(_ name: String) throws {
         let f = try load(name)
         let whole = try run(f.input, overrides: f.overrides).filter { $0.hasPrefix("{\"kind\":\"exchange\"") }

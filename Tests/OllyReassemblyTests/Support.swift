@@ -36,12 +36,12 @@ struct Conn {
     }
 
     /// One data record; `captured` < its length makes the rest a gap.
-    mutating func send(_ dir: Direction, _ b: [UInt8], captured: Int? = nil, skip: Int64 = 0) {
+    mutating func send(_ dir: Direction, _ b: [UInt8], captured: Int? = nil, skip: Int64 = 0, tls: Bool = false) {
         ts += 1000
         offs[dir.index] += skip
         let cap = captured ?? b.count
         records.append(.data(DataRecord(ts: ts, cid: cid, pid: pid, tid: pid, dir: dir, off: offs[dir.index],
-                                        len: Int64(b.count), data: Array(b.prefix(cap)))))
+                                        len: Int64(b.count), data: Array(b.prefix(cap)), tls: tls)))
         offs[dir.index] += Int64(b.count)
     }
 
@@ -81,7 +81,7 @@ func drip(_ records: [Record]) -> [Record] {
     records.flatMap { r -> [Record] in
         guard case .data(let d) = r, d.data.count == Int(d.len), d.len > 1 else { return [r] }
         return d.data.indices.map { i in
-            .data(DataRecord(ts: d.ts, cid: d.cid, pid: d.pid, tid: d.tid, dir: d.dir, off: d.off + Int64(i), len: 1, data: [d.data[i]]))
+            .data(DataRecord(ts: d.ts, cid: d.cid, pid: d.pid, tid: d.tid, dir: d.dir, off: d.off + Int64(i), len: 1, data: [d.data[i]], tls: d.tls))
         }
     }
 }

@@ -8,6 +8,11 @@
 /// that only record the signal number, and ignores SIGPIPE so a closed stdout is seen as EPIPE.
 void olly_install_signal_handlers(void);
 
+/// Keeps freed buffers of up to 16 MiB in the heap (and up to 64 MiB of free heap before it
+/// is returned), so large message buffers that come and go are not fresh zeroed pages each
+/// time. A no-op where the C library has no mallopt.
+void olly_tune_malloc(void);
+
 /// The last SIGINT/SIGTERM received, or 0. Async-signal-safe to set, cheap to poll.
 int olly_pending_signal(void);
 

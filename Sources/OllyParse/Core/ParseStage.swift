@@ -24,6 +24,9 @@ public struct ParseStage: Stage {
     let options: ParseOptions
     var procs: [Int: ProcRecord] = [:]
     var procOrder: [Int] = []
+    /// Resource attributes per pid (and for exchanges without one, key -1), built once and
+    /// dropped whenever a `proc` record of that pid arrives or the pid is evicted.
+    var resources: [Int: JSONFields] = [:]
     var postgres: [Int64: PostgresState] = [:]
     var redis: [Int64: RedisState] = [:]
     var mysql: [Int64: MySQLState] = [:]
@@ -48,11 +51,14 @@ public struct ParseStage: Stage {
             if procs[p.pid] == nil {
                 procOrder.append(p.pid)
                 if procOrder.count > options.maxProcesses {
-                    procs[procOrder.removeFirst()] = nil
+                    let old = procOrder.removeFirst()
+                    procs[old] = nil
+                    resources[old] = nil
                     evictedProcs += 1
                 }
             }
             procs[p.pid] = p
+            resources[p.pid] = nil
             return .passThrough
         case .conn(let c) where c.ev == .close:
             postgres[c.cid] = nil
@@ -124,10 +130,19 @@ public struct ParseStage: Stage {
             draft.set("olly.parse.unsupported", true)
         }
         if draft.malformed { malformed += 1 }
-        return span(from: draft, ex, role: role)
+        let key = ex.pid ?? -1
+        let res: JSONFields
+        if let r = resources[key] {
+            res = r
+        } else {
+            res = resource(ex.pid)
+            if resources.count >= options.maxProcesses + 1 { resources.removeAll(keepingCapacity: true) }
+            resources[key] = res
+        }
+        return span(from: draft, ex, role: role, resource: res)
     }
 
-    func span(from d: SpanDraft, _ ex: ExchangeRecord, role: Role) -> SpanRecord {
+    func span(from d: SpanDraft, _ ex: ExchangeRecord, role: Role, resource res: JSONFields) -> SpanRecord {
         var s = SpanRecord()
         let start = ex.req?.ts ?? ex.resp?.ts ?? 0
         let end = ex.resp?.end ?? ex.req?.end ?? start
@@ -152,11 +167,13 @@ public struct ParseStage: Stage {
         s.status = d.error ? .error : .unset
         s.statusMessage = d.error ? d.statusMessage : nil
         s.attrs = d.attrs
-        if ex.flags.contains("gap") { s.attrs.append(("olly.capture.gap", .bool(true))) }
-        if ex.flags.contains("truncated") { s.attrs.append(("olly.capture.truncated", .bool(true))) }
+        if !ex.flags.isEmpty {
+            if ex.flags.contains("gap") { s.attrs.append(("olly.capture.gap", .bool(true))) }
+            if ex.flags.contains("truncated") { s.attrs.append(("olly.capture.truncated", .bool(true))) }
+        }
         if d.malformed { s.attrs.append(("olly.parse.malformed", .bool(true))) }
         if !ex.flags.isEmpty { s.attrs.append(("olly.exchange.flags", .array(ex.flags.map { .string($0) }))) }
-        s.resource = resource(ex.pid)
+        s.resource = res
         var o = SpanOrigin()
         o.cid = ex.cid
         o.pid = ex.pid

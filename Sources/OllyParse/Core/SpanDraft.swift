@@ -13,7 +13,10 @@ struct SpanDraft {
     /// The exchange could not be parsed as its protocol (kept as a span, flagged).
     var malformed = false
 
-    init(name: String) { self.name = name }
+    init(name: String) {
+        self.name = name
+        attrs.reserveCapacity(16)
+    }
 
     mutating func set(_ key: String, _ value: String?) {
         if let value { attrs.append((key, .string(value))) }

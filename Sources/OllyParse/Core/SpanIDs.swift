@@ -20,14 +20,15 @@ enum SpanIDs {
     }
 
     static func hex(_ v: UInt64) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 16)
-        var x = v
-        for i in (0..<16).reversed() {
-            out[i] = digits[Int(x & 0xF)]
-            x >>= 4
+        String(unsafeUninitializedCapacity: 16) { out in
+            var x = v
+            for i in (0..<16).reversed() {
+                let d = UInt8(truncatingIfNeeded: x & 0xF)
+                out[i] = d < 10 ? 48 + d : 87 + d
+                x >>= 4
+            }
+            return 16
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func spanID(_ parts: [Int64]) -> String { hex(fnv(parts, seed: 0x5350414E)) }

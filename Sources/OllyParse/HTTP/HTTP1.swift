@@ -220,6 +220,10 @@ enum HTTPParser {
         d.set("rpc.service", service)
         d.set("rpc.method", method)
         d.set("rpc.grpc.status_code", grpcStatus)
+        // Length-prefixed messages each way, counted by olly-reassemble in the DATA frames
+        // (semantic conventions have them only as the rpc.*.requests_per_rpc metrics).
+        d.set("olly.rpc.request.message_count", c.req?.messages.map { Int($0) })
+        d.set("olly.rpc.response.message_count", c.resp?.messages.map { Int($0) })
         let ex = c.exchange
         if let host = reqField(":authority").map(splitHostPort) ?? (c.isServer ? ex.laddr : ex.raddr).map(splitHostPort) {
             d.set("server.address", host.0)
@@ -241,6 +245,10 @@ enum HTTPParser {
         } else if grpcStatus == nil, let h = httpStatus, h != 200 {
             d.error = true
             d.set("error.type", String(h))
+        } else if grpcStatus == nil, ex.flags.contains("reset") {
+            // Ended by RST_STREAM before any status: cancelled or failed, never OK.
+            d.error = true
+            d.set("error.type", "RST_STREAM")
         }
         if let tp = reqField("traceparent") {
             d.traceParent = TraceParent(tp)

@@ -14,10 +14,10 @@ enum MySQLParser {
     static let clientConnectWithDB = 0x8, clientProtocol41 = 0x200, clientPluginAuthLenenc = 0x200000, clientSecureConnection = 0x8000
 
     /// Payloads of the packets in `b` (a packet cut short keeps what there is).
-    static func packets(_ b: [UInt8]) -> [[UInt8]] {
+    static func packets(_ b: [UInt8], max: Int = 4096) -> [[UInt8]] {
         var out: [[UInt8]] = []
         var i = 0
-        while i + 4 <= b.count && out.count < 4096 {
+        while i + 4 <= b.count && out.count < max {
             let len = Int(b[i]) | Int(b[i + 1]) << 8 | Int(b[i + 2]) << 16
             let end = min(i + 4 + len, b.count)
             out.append(Array(b[(i + 4)..<end]))
@@ -45,8 +45,10 @@ enum MySQLParser {
     }
 
     static func parse(_ c: ExchangeContext, _ st: inout MySQLState) -> SpanDraft? {
-        let reqPackets = c.req.map { packets($0.data) } ?? []
-        let respPackets = c.resp.map { packets($0.data) } ?? []
+        // Only the first packet of each side is read (the command; OK, ERR or the first
+        // packet of a result set): a result set's rows are not copied out.
+        let reqPackets = c.req.map { packets($0.data, max: 1) } ?? []
+        let respPackets = c.resp.map { packets($0.data, max: 1) } ?? []
         guard let first = reqPackets.first, let cmd = first.first else {
             if c.req == nil, respPackets.first?.first == 0x0A { return nil } // server greeting alone
             var d = dbDraft(c, system: "mysql", namespace: st.database, query: nil, summary: "mysql")

@@ -16,57 +16,70 @@ enum RedisParser {
     /// Commands whose arguments are credentials: never reported, whatever --no-redact says.
     static let credentials: Set<String> = ["AUTH", "HELLO", "MIGRATE"]
 
-    /// The command's arguments: a RESP array of bulk strings, or an inline command line.
-    static func arguments(_ b: [UInt8]) -> [String]? {
-        var r = ByteReader(b)
+    /// Where each argument of the command lies in `b` (a RESP array of bulk strings, or an
+    /// inline command line) (no string is made until one is needed: most
+    /// arguments are redacted).
+    static func argumentRanges(_ b: [UInt8]) -> [Range<Int>]? {
         guard let first = b.first else { return nil }
+        var args: [Range<Int>] = []
         if first != UInt8(ascii: "*") {
-            // Inline command: words up to CRLF.
-            let line = b.prefix { $0 != 13 && $0 != 10 }
-            return String(decoding: line, as: UTF8.self).split(separator: " ").map(String.init)
+            // Inline command: words up to CRLF, separated by spaces.
+            var i = 0, start = -1
+            while i < b.count && b[i] != 13 && b[i] != 10 {
+                if b[i] == 32 {
+                    if start >= 0 { args.append(start..<i); start = -1 }
+                } else if start < 0 { start = i }
+                i += 1
+            }
+            if start >= 0 { args.append(start..<i) }
+            return args
         }
-        func line() -> String? {
-            let start = r.i
-            while r.i + 1 < b.count && !(b[r.i] == 13 && b[r.i + 1] == 10) { r.i += 1 }
-            guard r.i + 1 < b.count else { return nil }
-            defer { r.i += 2 }
-            return String(decoding: b[start..<r.i], as: UTF8.self)
+        var i = 1
+        /// A decimal number up to CRLF (RESP lengths), or nil.
+        func number() -> Int? {
+            var v = 0, digits = 0, neg = false
+            if i < b.count && b[i] == UInt8(ascii: "-") { neg = true; i += 1 }
+            while i < b.count && b[i] >= 48 && b[i] <= 57 && digits < 18 {
+                v = v * 10 + Int(b[i] - 48); i += 1; digits += 1
+            }
+            guard digits > 0, i + 1 < b.count, b[i] == 13, b[i + 1] == 10 else { return nil }
+            i += 2
+            return neg ? -v : v
         }
-        _ = r.u8()
-        guard let n = line().flatMap({ Int($0) }), n >= 0 else { return nil }
-        var args: [String] = []
+        guard let n = number(), n >= 0 else { return nil }
+        args.reserveCapacity(min(n, 64))
         for _ in 0..<min(n, 1 << 16) {
-            guard let t = r.u8(), t == UInt8(ascii: "$"), let len = line().flatMap({ Int($0) }), len >= 0 else { break }
+            guard i < b.count, b[i] == UInt8(ascii: "$") else { break }
+            i += 1
+            guard let len = number(), len >= 0 else { break }
             // A value cut short by capture is kept as far as it goes.
-            let take = min(len, r.remaining)
-            args.append(String(decoding: r.bytes(take) ?? [], as: UTF8.self))
+            let take = min(len, b.count - i)
+            args.append(i..<(i + take))
             if take < len { break }
-            r.i += 2
+            i += take + 2
         }
         return args
     }
 
     static func parse(_ c: ExchangeContext, _ st: inout RedisState) -> SpanDraft {
-        let args = c.req.flatMap { arguments($0.data) } ?? []
-        let cmd = args.first?.uppercased()
+        let data = c.req?.data ?? []
+        let args = argumentRanges(data) ?? []
+        func arg(_ k: Int) -> String { String(decoding: data[args[k]], as: UTF8.self) }
+        let cmd = args.isEmpty ? nil : arg(0).uppercased()
         var d = SpanDraft(name: cmd ?? "redis")
         d.malformed = c.req != nil && cmd == nil
         d.set("db.system.name", "redis")
         d.set("db.namespace", String(st.database))
         d.set("db.operation.name", cmd)
         if let cmd {
-            var text = [cmd]
-            let rest = args.dropFirst()
-            if credentials.contains(cmd) {
-                text += rest.map { _ in "?" }
-            } else if !c.redact {
-                text += rest
-            } else if keyless.contains(cmd) {
-                text += rest.map { _ in "?" }
-            } else {
-                text += rest.prefix(1) + rest.dropFirst().map { _ in "?" }
+            var text = cmd
+            // Arguments shown as they are: none for credentials and (redacting) keyless
+            // commands, the key alone otherwise when redacting, all without redaction.
+            let shown = credentials.contains(cmd) ? 0 : !c.redact ? args.count - 1 : keyless.contains(cmd) ? 0 : 1
+            for k in 1..<max(args.count, 1) {
+                text += k <= shown ? " " + arg(k) : " ?"
             }
-            d.set("db.query.text", text.joined(separator: " "))
+            d.set("db.query.text", text)
         }
         addPeer(&d, c)
         if let r = c.resp?.data, let t = r.first, t == UInt8(ascii: "-") || t == UInt8(ascii: "!") {
@@ -76,7 +89,7 @@ enum RedisParser {
             let prefix = msg.split(separator: " ").first.map(String.init) ?? "ERR"
             d.set("db.response.status_code", prefix)
             d.set("error.type", prefix)
-        } else if cmd == "SELECT", args.count > 1, let n = Int(args[1]), c.resp?.data.first == UInt8(ascii: "+") {
+        } else if cmd == "SELECT", args.count > 1, let n = Int(arg(1)), c.resp?.data.first == UInt8(ascii: "+") {
             st.database = n
         }
         return d

@@ -125,7 +125,6 @@ enum SQLText {
         let op = upper(first)
         guard op.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else { return (nil, nil) }
         func up(_ i: Int) -> String? { i < ws.count ? upper(ws[i]) : nil }
-        let stops: Set<String> = ["WHERE", "GROUP", "ORDER", "LIMIT", "SET", "VALUES", "RETURNING", "ON", ";", "HAVING", "UNION", "("]
         func table(at i: Int) -> String? {
             guard i < ws.count, ws[i] != "(" else { return nil }
             // Another table after a comma or a JOIN means more than one.
@@ -152,6 +151,9 @@ enum SQLText {
         }
         return (op, coll)
     }
+
+    /// Words that end a table reference.
+    static let stops: Set<String> = ["WHERE", "GROUP", "ORDER", "LIMIT", "SET", "VALUES", "RETURNING", "ON", ";", "HAVING", "UNION", "("]
 
     /// ASCII upper-casing.
     static func upper(_ s: Substring) -> String {

@@ -16,11 +16,13 @@ let wellKnownPorts: [Int: Proto] = [
     3306: .mysql, 27017: .mongodb,
 ]
 
-/// Protocols this build frames, in detection priority order.
-let framedProtocols: [Proto] = [.http1, .postgres, .redis, .dns, .mysql, .mongodb]
+/// Protocols this build frames, in detection priority order. HTTP/2 comes last: its preface
+/// is no other protocol's first bytes, and frames found in the middle of a connection are
+/// the weakest evidence of all.
+let framedProtocols: [Proto] = [.http1, .postgres, .redis, .dns, .mysql, .mongodb, .http2]
 
-/// Creates a session for a protocol this build frames; nil for the others.
-func makeSession(_ p: Proto, datagram: Bool) -> (any Session)? {
+/// Creates the session of a protocol (every protocol is framed now).
+func makeSession(_ p: Proto, datagram: Bool) -> any Session {
     switch p {
     case .http1: return HTTP1Session()
     case .redis: return RedisSession()
@@ -28,8 +30,8 @@ func makeSession(_ p: Proto, datagram: Bool) -> (any Session)? {
     case .postgres: return PostgresSession()
     case .mysql: return MySQLSession()
     case .mongodb: return MongoSession()
+    case .http2, .grpc: return HTTP2Session()
     case .unknown: return UnknownSession()
-    default: return nil
     }
 }
 
@@ -42,6 +44,7 @@ func detect(_ p: Proto, first: Direction, out: Bytes, in inb: Bytes, firstChunk:
     case .postgres: return PostgresSession.detect(first: first, out: out, in: inb)
     case .mysql: return MySQLSession.detect(first: first, out: out, in: inb)
     case .mongodb: return MongoSession.detect(first: first, out: out, in: inb)
+    case .http2, .grpc: return HTTP2Session.detect(first: first, out: out, in: inb)
     default: return .no
     }
 }

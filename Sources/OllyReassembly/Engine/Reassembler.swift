@@ -38,6 +38,9 @@ final class Connection {
     var preBytes = [0, 0]
     var requestDir: Direction = .out
     var sides = [SideStream(), SideStream()]
+    /// Plaintext from a TLS library hook (`tls: true`) came: the connection is reassembled
+    /// from those records only, and its socket records (handshake, alerts) are skipped.
+    var tls = false
 
     init(cid: Int64, pid: Int, ts: Int64) {
         self.cid = cid; self.pid = pid; self.lastTS = ts
@@ -130,6 +133,14 @@ public struct Reassembler {
     mutating func dataRecord(_ d: DataRecord, _ out: inout [Record]) {
         let c = connection(d.cid, pid: d.pid, ts: d.ts, &out)
         c.lastTS = max(c.lastTS, d.ts)
+        if d.tls != c.tls {
+            if !d.tls {
+                // Ciphertext beside the plaintext of the same connection.
+                counters.skippedBytes += d.len
+                return
+            }
+            startPlaintext(c, &out)
+        }
         let di = d.dir.index
         if c.dirs[di].expected == nil {
             c.dirs[di].expected = d.off
@@ -188,6 +199,31 @@ public struct Reassembler {
         deliver(c, d.dir, gapBefore: 0, t, &out)
     }
 
+    /// The first plaintext record of a TLS connection: what came before on the socket was
+    /// the TLS handshake, not the application's bytes. It is dropped (counted in
+    /// `skipped_bytes`; a session already decided on it is flushed first), and the
+    /// plaintext streams start afresh, at offset 0 when the connection was seen opening.
+    mutating func startPlaintext(_ c: Connection, _ out: inout [Record]) {
+        if var s = c.session {
+            c.session = nil
+            s.close(&emitter, &counters)
+            flush(c, &out)
+        }
+        var dropped = Int64(c.preBytes[0] + c.preBytes[1] + c.sides[0].count + c.sides[1].count)
+        for d in c.dirs { for h in d.held { dropped += Int64(h.data.count) } }
+        counters.skippedBytes += dropped
+        c.tls = true
+        c.pre = []
+        c.preBytes = [0, 0]
+        c.sides = [SideStream(), SideStream()]
+        c.dirs = [DirState(), DirState()]
+        c.startOffsets = [0, 0]
+        if c.opened {
+            c.dirs[0].expected = 0
+            c.dirs[1].expected = 0
+        }
+    }
+
     mutating func startMidstream(_ c: Connection, _ dir: Direction) {
         if c.session != nil { c.sides[c.side(of: dir).rawValue].resync = true }
     }
@@ -209,9 +245,11 @@ public struct Reassembler {
 
     mutating func feed(_ c: Connection, _ dir: Direction, gapBefore: Int64, _ bytes: [UInt8], gapAfter: Int64,
                        ts: Int64, pid: Int, tid: Int?, _ out: inout [Record]) {
-        guard let session = c.session else { return }
+        // No copy of the session is held here: `pump` and `toSession` take it out of the
+        // connection to mutate it, and a second reference would make them copy it.
+        guard let isDatagram = c.session?.datagram else { return }
         let side = c.side(of: dir)
-        if session.datagram {
+        if isDatagram {
             datagram(c, side, bytes, gap: gapBefore + gapAfter, ts: ts, pid: pid, tid: tid)
             return
         }
@@ -247,11 +285,16 @@ public struct Reassembler {
         c.session = s
     }
 
-    /// Frames what is buffered on one side, as far as it goes.
+    /// Frames what is buffered on one side, as far as it goes. The session is moved out of
+    /// the connection for the whole loop and put back at the end: while it is out it has a
+    /// single reference, so mutating it never copies it (a session holds tables — HTTP/2
+    /// streams and HPACK state — whose copy on every frame would cost more than the framing).
     mutating func pump(_ c: Connection, _ side: Side) {
         let s = side.rawValue
+        guard var session = c.session else { return }
+        c.session = nil
+        defer { c.session = session }
         while c.sides[s].skipHead == nil {
-            guard var session = c.session else { return }
             if c.sides[s].resync {
                 guard c.sides[s].count > 0 else { return }
                 let at = c.sides[s].withBytes { session.boundary(side, $0, from: 0) }
@@ -263,15 +306,13 @@ public struct Reassembler {
             }
             let n = c.sides[s].count
             if n == 0 || n < c.sides[s].needAtLeast || c.sides[s].untilClose { return }
-            c.session = nil
             let f = c.sides[s].withBytes { session.frame(side, $0) }
-            c.session = session
             switch f {
             case .complete(let k):
                 let k = min(max(k, 1), n)
                 let m = c.sides[s].message(k)
                 c.sides[s].consume(k)
-                toSession(c, side, m)
+                session.message(side, m, &emitter, limits, &counters)
             case .skip(let k):
                 let k = min(max(k, 1), n)
                 counters.skippedBytes += Int64(k)
@@ -387,8 +428,6 @@ public struct Reassembler {
     /// or the detection budget is spent), then replays the held bytes through its session.
     mutating func decide(_ c: Connection, force: Bool, _ out: inout [Record]) {
         guard c.session == nil, let first = c.pre.first else { return }
-        let force = force || c.preBytes[0] >= limits.detectBytes || c.preBytes[1] >= limits.detectBytes
-            || c.pre.count > 64
         func prefix(_ dir: Direction) -> [UInt8] {
             var b: [UInt8] = []
             for p in c.pre where p.dir == dir {
@@ -399,6 +438,12 @@ public struct Reassembler {
             return b
         }
         let outB = prefix(.out), inB = prefix(.in)
+        // A TLS handshake on the socket: its plaintext may follow in records of a TLS hook
+        // (`startPlaintext`); wait for them within the detection budget (bytes, and chunks).
+        let tlsHold = !c.tls && (Self.tlsRecord(outB) || Self.tlsRecord(inB))
+        let force = force || c.preBytes[0] >= limits.detectBytes || c.preBytes[1] >= limits.detectBytes
+            || c.pre.count > (tlsHold ? 4096 : 64)
+        if tlsHold && !force { return }
         let ports: [Int] = {
             switch c.role {
             case .client: return [port(of: c.raddr)].compactMap { $0 }
@@ -413,6 +458,12 @@ public struct Reassembler {
         outB.withUnsafeBufferPointer { o in
             inB.withUnsafeBufferPointer { i in
                 first.bytes.withUnsafeBufferPointer { fc in
+                    // The HTTP/2 preface is no other protocol's first bytes: the other
+                    // detectors (some scan every byte held) need not run.
+                    for (b, dir) in [(o, Direction.out), (i, .in)] where HTTP2.prefacePrefix(b) == HTTP2.prefaceLength {
+                        results.append((.http2, .yes(requestDir: dir, datagram: false)))
+                        return
+                    }
                     for p in framedProtocols {
                         results.append((p, detect(p, first: first.dir, out: o, in: i, firstChunk: fc)))
                     }
@@ -450,7 +501,7 @@ public struct Reassembler {
         case .server: c.requestDir = .in
         case .unknown: c.requestDir = reqDir ?? first.dir
         }
-        c.session = makeSession(proto, datagram: datagram) ?? UnknownSession()
+        c.session = makeSession(proto, datagram: datagram)
         // A stream whose first record did not start at offset 0 of a connection seen opening
         // starts in the middle of a message: resynchronise first.
         for dir in [Direction.out, .in] where !c.opened && c.startOffsets[dir.index] > 0 {
@@ -462,6 +513,12 @@ public struct Reassembler {
         for p in pre {
             feed(c, p.dir, gapBefore: p.gapBefore, p.bytes, gapAfter: p.gapAfter, ts: p.ts, pid: p.pid, tid: p.tid, &out)
         }
+    }
+
+    /// Whether bytes start with a TLS handshake record (RFC 8446 §5.1: content type 22,
+    /// legacy version 3.x).
+    static func tlsRecord(_ b: [UInt8]) -> Bool {
+        b.count >= 3 && b[0] == 22 && b[1] == 3 && b[2] <= 4
     }
 
     // MARK: - Limits and the end of connections
@@ -528,6 +585,7 @@ public struct Reassembler {
             c.sides[s].consume(count)
         }
         if var s = c.session {
+            c.session = nil
             s.close(&emitter, &counters)
             c.session = s
         }
@@ -587,6 +645,8 @@ public struct Reassembler {
         x.end = max(m.end, m.ts)
         x.len = max(m.len, Int64(m.data.count))
         x.data = m.data
+        x.headers = m.headers.map { $0.map { ($0.name, $0.value) } }
+        x.messages = m.messages.map(Int64.init)
         return x
     }
 }

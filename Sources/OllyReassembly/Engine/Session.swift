@@ -44,6 +44,8 @@ public struct Limits: Sendable {
     public var reorderWindow = 64
     /// Bytes kept per direction before the protocol is known; then it is `unknown`.
     public var detectBytes = 16384
+    /// HTTP/2: body bytes kept per stream and direction (`len` counts them all).
+    public var maxStreamBytes = 4 << 20
     public init() {}
 }
 
@@ -64,6 +66,8 @@ public struct Counters: Sendable, Equatable {
     public var pendingEvicted: Int64 = 0
     public var malformed: Int64 = 0
     public var unknownExchanges: Int64 = 0
+    /// HTTP/2 header blocks that could not be decoded (HPACK state unknown after a gap).
+    public var hpackDesync: Int64 = 0
     public init() {}
 
     public var list: [(String, Int64)] {
@@ -71,6 +75,6 @@ public struct Counters: Sendable, Equatable {
          ("gaps", gaps), ("gap_bytes", gapBytes), ("skipped_bytes", skippedBytes), ("reordered_records", reordered),
          ("duplicate_bytes", duplicateBytes), ("truncated_messages", truncated), ("no_response", noResponse),
          ("no_request", noRequest), ("pending_evicted", pendingEvicted), ("malformed", malformed),
-         ("unknown_exchanges", unknownExchanges)]
+         ("unknown_exchanges", unknownExchanges), ("hpack_desync", hpackDesync)]
     }
 }

@@ -38,10 +38,21 @@ public struct Message: Sendable, Equatable {
     public var truncated = false
     public var pid: Int?
     public var tid: Int?
+    /// Decoded header fields in wire order (HTTP/2: every header block of this side).
+    public var headers: [HeaderField]?
+    /// gRPC length-prefixed messages in `data` (gRPC only).
+    public var messages: Int?
     public init() {}
     public init(data: [UInt8], ts: Int64 = 0, end: Int64 = 0) {
         self.data = data; self.ts = ts; self.end = end; self.len = Int64(data.count)
     }
+}
+
+/// One decoded header field (HTTP/2).
+public struct HeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(_ name: String, _ value: String) { self.name = name; self.value = value }
 }
 
 /// An exchange as a session makes it; the engine adds the connection's members.
@@ -73,6 +84,8 @@ public enum Flag {
     public static let evicted = "evicted"
     public static let upgraded = "upgraded"
     public static let push = "push"
+    public static let reset = "reset"
+    public static let hpackDesync = "hpack_desync"
     public static let malformed = "malformed"
     public static let compressed = "compressed"
 
@@ -84,7 +97,7 @@ public enum Flag {
             if m.gap && !set.contains(gap) { set.append(gap) }
             if m.truncated && !set.contains(truncated) { set.append(truncated) }
         }
-        let order = [gap, truncated, noResponse, noRequest, pipelined, evicted, upgraded, push, malformed, compressed]
+        let order = [gap, truncated, noResponse, noRequest, pipelined, evicted, upgraded, push, reset, hpackDesync, malformed, compressed]
         return set.sorted { (order.firstIndex(of: $0) ?? order.count) < (order.firstIndex(of: $1) ?? order.count) }
     }
 }
