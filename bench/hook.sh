@@ -12,7 +12,8 @@
 #     (rounds PAUSE_MS apart, a ring holding a round: the reader keeps up), and with the
 #     reader stopped (SIGSTOP) during each round: the hooked path alone, without a reader
 #     beside it on the other core;
-#   - the same loop without the library (a plain process), for reference;
+#   - the same loop without the library (a plain process), for reference, and the pairs
+#     with libc's write() on both sides: the noise floor of the delta;
 #   - unpaced (rounds back to back, no libc rounds, default ring): how many events a reader
 #     that cannot keep up drops (counted), i.e. the reader's sustained rate;
 #   - the drop rate when the reader is stopped for a whole run of 100,000 socket writes.
@@ -39,6 +40,7 @@ load_start=$(load)
 plain=$("$out/bench_write" "$N" "$ROUNDS" "$SIZES")
 with=$("$BIN/olly-capture" --preload --ring-bytes "$RING_BYTES" --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >"$out/hook-with.bin" | grep -E '^(devnull|socket) ')
 with_lost=$(capture_stats "$out/hook-with.bin" | lost_of)
+floor=$(BENCH_AA=1 "$BIN/olly-capture" --preload --ring-bytes "$RING_BYTES" --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >/dev/null | grep -E '^socket ' | awk '{printf "%s%s B %s", (NR > 1 ? ", " : ""), $2, $8}')
 stopped=$(STOP_READER=each "$BIN/olly-capture" --preload --ring-bytes "$RING_BYTES" --format bin -- "$out/bench_write" "$N" "$ROUNDS" "$SIZES" 2>&1 >"$out/hook-stopped.bin" | grep -E '^(devnull|socket) ')
 stopped_lost=$(capture_stats "$out/hook-stopped.bin" | lost_of)
 rm -f "$out/hook-with.bin" "$out/hook-stopped.bin"
@@ -70,6 +72,7 @@ load_end=$(load)
             "${f[10]}" "${f[11]}" "${f[12]}" "${f[18]}" "${f[19]}" "${f[20]}"
     done
     echo "w/o: libc's write() in the same process, the library bypassed; delta: median of the paired differences"
+    echo "noise floor (libc's write() on both sides of the pairs, reader running), socket CPU delta: $floor"
     echo "reader running: rounds ${PAUSE_MS} ms apart, ring $((RING_BYTES >> 20)) MiB; $with_lost events dropped (reader stopped per round: $stopped_lost)"
     echo "unpaced (5 rounds of 100000 back to back per target and size, default ring): $unpaced_lost events dropped and counted, $unpaced_events delivered"
     echo "reader stopped: 100000 socket writes of 256 B (and as many /dev/null writes): $lost events dropped and counted, $events delivered; drop rate $(echo "scale=1; 100 * $lost / ($lost + $events)" | bc -l)%"

@@ -25,7 +25,9 @@
  * measurement and continued afterwards: the ring fills and the rest is dropped.
  * STOP_READER=each: the reader is stopped during each round and continued after it, so
  * it drains in the pause: the hooked path without a reader running beside it.
- * PAIRED=0: no libc rounds (for counting drops: the reader gets no time in between). */
+ * PAIRED=0: no libc rounds (for counting drops: the reader gets no time in between).
+ * BENCH_AA=1: both sides of each pair through libc's write(): the noise floor of the
+ * delta. */
 #include "common.h"
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -74,8 +76,12 @@ static void run(write_fn w, int fd, const char *buf, size_t size, long n, double
 	*cpu += (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
 }
 
+static write_fn aa_write; /* BENCH_AA=1: libc's write() on the "hooked" side too */
+
 static ssize_t hooked_write(int fd, const void *buf, size_t n)
 {
+	if (aa_write)
+		return aa_write(fd, buf, n);
 	return write(fd, buf, n);
 }
 
@@ -139,6 +145,9 @@ int main(int argc, char **argv)
 		libc_write = (write_fn)dlsym(libc, "write");
 	const char *paired_env = getenv("PAIRED");
 	int paired = libc_write && dlsym(RTLD_DEFAULT, "olly_attach") != NULL && !(paired_env && paired_env[0] == '0');
+	const char *aa_env = getenv("BENCH_AA");
+	if (aa_env && aa_env[0] == '1')
+		aa_write = libc_write;
 	int port;
 	int ls = listen_any(&port);
 	int c = dial(port);
