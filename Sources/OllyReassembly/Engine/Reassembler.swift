@@ -310,9 +310,18 @@ public struct Reassembler {
             switch f {
             case .complete(let k):
                 let k = min(max(k, 1), n)
-                let m = c.sides[s].message(k)
-                c.sides[s].consume(k)
-                session.message(side, m, &emitter, limits, &counters)
+                if c.sides[s].whole(k) {
+                    // Handed over in place: the session copies only what it keeps.
+                    let m = c.sides[s].head(k)
+                    c.sides[s].withBytes { b in
+                        session.message(side, m, bytes: UnsafeBufferPointer(rebasing: b[0..<k]), &emitter, limits, &counters)
+                    }
+                    c.sides[s].consume(k)
+                } else {
+                    let m = c.sides[s].message(k)
+                    c.sides[s].consume(k)
+                    session.message(side, m, &emitter, limits, &counters)
+                }
             case .skip(let k):
                 let k = min(max(k, 1), n)
                 counters.skippedBytes += Int64(k)

@@ -86,8 +86,8 @@ struct SideStream {
         return found
     }
 
-    /// The first `n` buffered bytes as a message (gap bytes left out of its data).
-    func message(_ n: Int) -> Message {
+    /// The first `n` buffered bytes as a message without its data: times, pid, tid, length.
+    func head(_ n: Int) -> Message {
         var m = Message()
         let first = mark(at: base), last = mark(at: base + Int64(max(n, 1) - 1))
         m.ts = first?.ts ?? lastTS
@@ -95,6 +95,18 @@ struct SideStream {
         m.pid = first?.pid
         m.tid = first?.tid
         m.len = Int64(n)
+        return m
+    }
+
+    /// Whether the first `n` buffered bytes hold no gap bytes.
+    func whole(_ n: Int) -> Bool {
+        let range = base..<(base + Int64(n))
+        return !holes.contains { $0.overlaps(range) }
+    }
+
+    /// The first `n` buffered bytes as a message (gap bytes left out of its data).
+    func message(_ n: Int) -> Message {
+        var m = head(n)
         let range = base..<(base + Int64(n))
         let hit = holes.filter { $0.overlaps(range) }
         if hit.isEmpty {
