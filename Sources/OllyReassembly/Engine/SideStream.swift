@@ -40,6 +40,15 @@ struct SideStream {
         lastTS = ts
     }
 
+    /// `n` bytes of a record went by framed in place, nothing being buffered: the same state
+    /// as after appending and consuming them.
+    mutating func passed(_ n: Int, ts: Int64, pid: Int, tid: Int?) {
+        guard n > 0 else { return }
+        marks = [Mark(pos: base, ts: ts, pid: pid, tid: tid)]
+        base += Int64(n)
+        lastTS = ts
+    }
+
     mutating func appendHole(_ n: Int, ts: Int64) {
         let pos = base + Int64(count)
         holes.append(pos..<(pos + Int64(n)))
