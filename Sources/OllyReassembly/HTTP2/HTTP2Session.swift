@@ -316,7 +316,8 @@ public struct HTTP2Session: Session {
             let size = list.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
             if st.headerBytes[s] + size <= HTTP2.maxHeaderBlock {
                 st.headerBytes[s] += size
-                msg.headers?.append(contentsOf: list)
+                // The first list is taken as it is (no copy); later ones (trailers, 1xx) append.
+                if msg.headers?.isEmpty ?? true { msg.headers = list } else { msg.headers?.append(contentsOf: list) }
             } else if !msg.truncated {
                 msg.truncated = true
                 counters.truncated += 1
