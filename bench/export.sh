@@ -26,13 +26,8 @@ PY
 fi
 python3 -c 'import grpc, opentelemetry.proto' 2>/dev/null || { echo "bench-export: needs pip install grpcio opentelemetry-proto" >&2; exit 69; }
 
-rx_dir=$(mktemp -d)
-python3 Tests/Receivers/otlp_receiver.py --count-only --out "$rx_dir/counts" --ready "$rx_dir/ready" &
-rx=$!
-trap 'kill $rx 2>/dev/null; rm -rf "$rx_dir"' EXIT
-for _ in $(seq 100); do [ -s "$rx_dir/ready" ] && break; sleep 0.1; done
-gport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc"])' "$rx_dir/ready")
-hport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$rx_dir/ready")
+. bench/receiver.sh
+start_receiver
 
 now() { date +%s.%N; }
 cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; } # user+system seconds

@@ -92,12 +92,8 @@ PY
 # The OTLP receiver of olly-export's tests, counting only (it still decodes every request).
 gport=
 if python3 -c 'import grpc, opentelemetry.proto' 2>/dev/null; then
-    rx_dir=$(mktemp -d)
-    python3 Tests/Receivers/otlp_receiver.py --count-only --out "$rx_dir/counts" --ready "$rx_dir/ready" &
-    rx=$!
-    trap 'kill $rx 2>/dev/null; rm -rf "$rx_dir"' EXIT
-    for _ in $(seq 100); do [ -s "$rx_dir/ready" ] && break; sleep 0.1; done
-    gport=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["grpc"])' "$rx_dir/ready")
+    . bench/receiver.sh
+    start_receiver
 fi
 echo "olly-reassemble and olly-parse benchmark: best of 3, one core, MB = 1e6 bytes"
 # every recorded fixture; the small-message mix leaves out the ones with large bodies

@@ -143,7 +143,7 @@ import Testing
 
     /// Random bytes never crash a framer.
     @Test func randomBytesNeverCrash() {
-        var rng = SystemRandomNumberGeneratorSeeded(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for _ in 0..<3000 {
             let n = Int(rng.next() % 64)
             var b = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -162,8 +162,8 @@ import Testing
     }
 }
 
-/// A deterministic generator (SplitMix64) so failures reproduce.
-struct SystemRandomNumberGeneratorSeeded: RandomNumberGenerator {
+/// A deterministic generator (SplitMix64): the same bytes on every run, so failures reproduce.
+struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

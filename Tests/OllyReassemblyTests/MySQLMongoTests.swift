@@ -272,7 +272,7 @@ extension MySQLMongoGoldenTests {
     }
 
     @Test func randomBytesNeverCrash() {
-        var rng = SystemRandomNumberGeneratorSeeded(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<3000 {
             let n = Int(rng.next() % 64)
             var b = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
