@@ -79,7 +79,8 @@ static TLS int t_ssl_fd;       /* the socket the SSL call used */
 struct deferred {
 	uint64_t pos;
 	uint32_t len;
-	uint32_t idx;
+	uint16_t k;
+	uint16_t idx;
 };
 struct frame {
 	int fd;
@@ -286,59 +287,37 @@ static uint64_t ring_reserve(uint32_t k)
 	}
 }
 
-_Static_assert(OLLY_ENTRY_BYTES + OLLY_CONN_ADDR_BYTES <= OLLY_SLOT, "a header (and a conn entry) fits in one slot");
-
 static inline uint8_t *slot_ptr(uint64_t pos)
 {
 	return g_slots + (pos & g_mask) * OLLY_SLOT;
 }
 
-/* Copies n bytes at byte offset `at` of the entry that starts at position pos. The
- * slots of an entry are contiguous in memory unless it wraps past the ring's end, so
- * this is one memcpy (two at the wrap), of a length the compiler cannot bound: libc's
- * vector copy, not the `rep movsq` that GCC inlines for copies it knows are at most a
- * slot long, which costs more than the copy itself at these sizes. */
+/* Copies n bytes at byte offset `at` of the entry that starts at position pos. */
 static void ring_copy(uint64_t pos, uint32_t at, const void *src, uint32_t n)
 {
-	uint64_t first = (pos + at / OLLY_SLOT) & g_mask;
-	uint32_t in = at % OLLY_SLOT;
-	uint64_t room = (g_nslots - first) * OLLY_SLOT - in; /* bytes before the ring's end */
-	uint32_t c = n < room ? n : (uint32_t)room;
-	memcpy(g_slots + first * OLLY_SLOT + in, src, c);
-	if (c < n)
-		memcpy(g_slots, (const uint8_t *)src + c, n - c);
+	const uint8_t *s = src;
+	while (n) {
+		uint64_t p = pos + at / OLLY_SLOT;
+		uint32_t in = at % OLLY_SLOT;
+		uint32_t c = OLLY_SLOT - in;
+		if (c > n)
+			c = n;
+		memcpy(slot_ptr(p) + in, s, c);
+		s += c;
+		at += c;
+		n -= c;
+	}
 }
 
-/* The commit below is a locked instruction: it waits until every store of the entry is
- * done. Stores into ring lines this core does not hold (the ring is larger than the
- * caches, and the reader on the other core read these lines last) wait for the line.
- * So after each entry the writer asks for the lines the next entry will most likely use
- * (the next free position, as many bytes as this entry took, up to 512, and its
- * sequence word) with a prefetch for writing: they arrive during the caller's next
- * system call, not inside the next hook. A wrong guess costs little (another thread
- * takes that position, or the reader still reads it: the line moves once more). */
-static inline void ring_warm(uint64_t pos, uint32_t bytes)
+static void ring_commit(uint64_t pos, uint32_t k)
 {
-	uint64_t first = pos & g_mask;
-	uint64_t room = (g_nslots - first) * OLLY_SLOT;
-	if (bytes > 512)
-		bytes = 512;
-	if (bytes > room)
-		bytes = (uint32_t)room;
-	uint8_t *p = g_slots + first * OLLY_SLOT;
-	for (uint32_t at = 0; at < bytes; at += 64)
-		__builtin_prefetch(p + at, 1, 3);
-	__builtin_prefetch(&g_seq[first], 1, 3);
-}
-
-/* Commits the entry at pos: its first slot alone, whatever its size (hook/olly_hook.h). */
-static void ring_commit(uint64_t pos)
-{
-	uint64_t want = pos;
-	if (!__atomic_compare_exchange_n(&g_seq[pos & g_mask], &want, pos + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-		stat_add(OLLY_HS_LATE, 1);
-	/* no per-event counter: a locked add on a line every writer of every process shares;
-	 * the reader counts what it reads */
+	/* continuation slots first, the header slot last: a committed header means a whole entry */
+	for (uint32_t j = k; j-- > 0;) {
+		uint64_t p = pos + j, want = p;
+		if (!__atomic_compare_exchange_n(&g_seq[p & g_mask], &want, p + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			stat_add(OLLY_HS_LATE, 1);
+	}
+	stat_add(OLLY_HS_EVENTS, 1);
 	if (__atomic_load_n(&g_hdr->reader_sleeping, __ATOMIC_SEQ_CST) &&
 	    __atomic_exchange_n(&g_hdr->reader_sleeping, 0, __ATOMIC_SEQ_CST))
 		raw(SYS_futex, (long)&g_hdr->reader_sleeping, FUTEX_WAKE, 1, 0, 0);
@@ -409,9 +388,9 @@ static void emit_conn(int fd, uint64_t cid, uint8_t ev, uint8_t role, int family
 		addr_split(l, addrs, &e.lport);
 	if (r)
 		addr_split(r, addrs + 16, &e.rport);
-	memcpy(slot_ptr(pos), &e, sizeof e); /* the header is in the first slot */
-	memcpy(slot_ptr(pos) + OLLY_ENTRY_BYTES, addrs, sizeof addrs);
-	ring_commit(pos);
+	ring_copy(pos, 0, &e, sizeof e);
+	ring_copy(pos, OLLY_ENTRY_BYTES, addrs, sizeof addrs);
+	ring_commit(pos, 1);
 }
 
 static void emit_proc(uint8_t ev, pid_t ppid)
@@ -425,8 +404,8 @@ static void emit_proc(uint8_t ev, pid_t ppid)
 	entry_init(&e, OLLY_HOOK_PROC, 1);
 	e.ev = ev;
 	e.len = (uint32_t)ppid;
-	memcpy(slot_ptr(pos), &e, sizeof e); /* the header is in the first slot */
-	ring_commit(pos);
+	ring_copy(pos, 0, &e, sizeof e);
+	ring_commit(pos, 1);
 }
 
 static int family_wanted(int f)
@@ -536,12 +515,12 @@ struct src {
 };
 
 /* Takes the stream offset of an entry written at pos and commits it. */
-static void entry_place(uint64_t cid, uint32_t idx, uint64_t pos, uint64_t len)
+static void entry_place(uint64_t cid, uint32_t idx, uint64_t pos, uint32_t k, uint64_t len)
 {
 	struct olly_conn_slot *c = conn_slot(cid);
 	uint64_t off = __atomic_fetch_add(&c->off[idx], len, __ATOMIC_RELAXED);
 	memcpy(slot_ptr(pos) + __builtin_offsetof(struct olly_hook_entry, off), &off, sizeof off);
-	ring_commit(pos);
+	ring_commit(pos, k);
 }
 
 /* An open frame of an interrupted call of this thread on the same fd and offset slot,
@@ -557,13 +536,13 @@ static struct frame *interrupted(int fd, uint32_t idx, int below)
 }
 
 /* Adds an entry to the frame's deferred ones; 0 when the frame is closed or full. */
-static int defer_to(struct frame *f, uint64_t pos, uint64_t len, uint32_t idx)
+static int defer_to(struct frame *f, uint64_t pos, uint32_t k, uint64_t len, uint32_t idx)
 {
 	uint32_t st = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
 	uint32_t n = st & ~FR_OPEN;
 	if (!(st & FR_OPEN) || n >= OLLY_DEFERRED)
 		return 0;
-	f->def[n] = (struct deferred){.pos = pos, .len = (uint32_t)len, .idx = idx};
+	f->def[n] = (struct deferred){.pos = pos, .len = (uint32_t)len, .k = (uint16_t)k, .idx = (uint16_t)idx};
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* same thread: the frame's owner cannot run until this handler returns */
 	__atomic_store_n(&f->state, st + 1, __ATOMIC_RELAXED);
@@ -612,7 +591,7 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 	e.fd = fd;
 	e.len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	e.cap = cap;
-	memcpy(slot_ptr(pos), &e, sizeof e); /* the header is in the first slot */
+	ring_copy(pos, 0, &e, sizeof e);
 	if (src->buf) {
 		ring_copy(pos, OLLY_ENTRY_BYTES, src->buf, cap);
 	} else {
@@ -627,31 +606,12 @@ static void emit_data(int fd, uint64_t w0, int in, int tls, const struct src *sr
 	if (!tls && len <= UINT32_MAX) {
 		struct frame *f = interrupted(fd, idx, self < 0 ? t_depth : self);
 		if (f) {
-			if (defer_to(f, pos, len, idx))
+			if (defer_to(f, pos, k, len, idx))
 				return;
 			stat_add(OLLY_HS_UNORDERED, 1);
 		}
 	}
-	entry_place(cid, idx, pos, len);
-	/* the next free position (pos + k, unless other threads have reserved since) */
-	ring_warm(__atomic_load_n(&g_hdr->head, __ATOMIC_RELAXED), OLLY_ENTRY_BYTES + cap);
-}
-
-/* Compare-and-swap of a word only this thread writes (its frames), against a signal
- * handler of this same thread: one instruction is enough (a handler runs between two
- * instructions, never inside one), so x86-64 does it without the lock prefix, which
- * would also wait for every earlier store of the thread to finish. */
-static inline int local_cas(uint32_t *p, uint32_t *expected, uint32_t desired)
-{
-#if defined(__x86_64__)
-	uint32_t prev = *expected;
-	__asm__ __volatile__("cmpxchgl %2, %1" : "+a"(prev), "+m"(*p) : "r"(desired) : "memory", "cc");
-	int ok = prev == *expected;
-	*expected = prev;
-	return ok;
-#else
-	return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-#endif
+	entry_place(cid, idx, pos, k, len);
 }
 
 /* Closes this call's frame: the entries deferred behind it take their offsets, in the
@@ -665,14 +625,14 @@ static void frame_close(int self)
 		uint32_t n = st & ~FR_OPEN;
 		if (done == n) {
 			/* a handler between the load and this CAS defers one more: go round again */
-			if (local_cas(&f->state, &st, n))
+			if (__atomic_compare_exchange_n(&f->state, &st, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				break;
 			continue;
 		}
 		struct deferred d = f->def[done++];
 		uint64_t cid;
 		memcpy(&cid, slot_ptr(d.pos) + __builtin_offsetof(struct olly_hook_entry, cid), sizeof cid);
-		entry_place(cid, d.idx, d.pos, d.len);
+		entry_place(cid, d.idx, d.pos, d.k, d.len);
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t_depth = self;

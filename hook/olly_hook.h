@@ -12,24 +12,13 @@
  *   - a writer reserves k consecutive positions by checking that the last one is free and
  *     advancing `head` with a CAS; when it is not free the ring is full: the event is
  *     dropped and counted (never waits);
- *   - it fills the slots (an entry's bytes are contiguous, but at the ring's end), then
- *     commits the entry's first slot alone with CAS(seq, p -> p + 1): one locked
- *     instruction per entry, whatever its size (a CAS, so a writer whose slot the reader
- *     gave up on cannot disturb a later lap; it counts late_commits). The other slots of
- *     the entry keep seq == their position: reserved, never committed on their own;
- *   - the reader consumes in position order: a committed first slot whose entry claims k
- *     slots, all reserved (below `head`) and none committed on its own, is an entry; it
- *     frees each slot with seq = p + nslots, and sleeps on the futex word
- *     `reader_sleeping` when the ring is empty; a writer wakes it only when that word is
- *     set.
+ *   - it fills the slots, then commits each with CAS(seq, p -> p + 1) (a CAS, so a writer
+ *     whose slot the reader gave up on cannot disturb a later lap; it counts late_commits);
+ *   - the reader consumes in position order, frees each slot with seq = p + nslots, and
+ *     sleeps on the futex word `reader_sleeping` when the ring is empty; a writer wakes it
+ *     only when that word is set.
  *   - a slot reserved but never committed (its writer died) is abandoned by the reader
- *     after OLLY_ABANDON_NS and counted, and so, at once, is each reserved slot after it
- *     that is not a committed first slot; the offsets the dead entry would have used are
- *     a gap.
- *
- * Slots are 128 bytes: a small event (64 bytes of header, up to 64 of payload) takes one,
- * 256 bytes of payload three, so the ring holds several times more small events than
- * with larger slots, and the lines a writer fills are contiguous.
+ *     after OLLY_ABANDON_NS and counted; the offsets it would have used are a gap.
  *
  * Connection state shared by all processes of one capture (cid allocation and the
  * per-direction stream offsets, so offsets stay contiguous across fork) lives in
@@ -41,11 +30,11 @@
 #include <stdint.h>
 
 #define OLLY_HOOK_MAGIC    0x4f4c4c59484f4f4bULL /* "OLLYHOOK" */
-#define OLLY_HOOK_VERSION  2u
+#define OLLY_HOOK_VERSION  1u
 #define OLLY_HDR_BYTES     4096u
-#define OLLY_SLOT          128u     /* bytes per ring slot */
+#define OLLY_SLOT          512u     /* bytes per ring slot */
 #define OLLY_NCONNS        65536u   /* shared connection slots (power of two) */
-#define OLLY_MAX_SLOTS_PER_ENTRY 2080u /* an entry spans at most this many slots */
+#define OLLY_MAX_SLOTS_PER_ENTRY 520u /* an entry spans at most this many slots */
 #define OLLY_DEFAULT_BUDGET 16384u  /* payload bytes captured per call by default */
 #define OLLY_MAX_BUDGET    (OLLY_MAX_SLOTS_PER_ENTRY * OLLY_SLOT - 64u)
 #define OLLY_ABANDON_NS    500000000ULL /* reader gives up on an uncommitted slot after this */
@@ -79,7 +68,7 @@ enum olly_hook_stat {
 	OLLY_HS_RACED = 3,         /* calls whose fd changed meaning during the call: not reported */
 	OLLY_HS_EVICTED = 4,       /* data of a connection whose shared slot was taken by a newer one */
 	OLLY_HS_BIGFD = 5,         /* calls on fds beyond the per-process table */
-	/* 6: unused (no per-event counter: the reader counts what it reads) */
+	OLLY_HS_EVENTS = 6,        /* events committed */
 	OLLY_HS_UNORDERED = 7,     /* signal-handler calls placed before the call they interrupted */
 	OLLY_HS_NR = 16,
 };

@@ -18,8 +18,6 @@ struct olly_reader {
 	uint64_t *seq;
 	uint8_t *slots;
 	uint64_t n, mask, tail;
-	uint64_t head_seen;  /* a value `head` had: it only grows (read again only when needed,
-			      * so the reader does not pull the writers' line at every entry) */
 	uint64_t stall_since;
 	uint64_t bad, abandoned;
 	uint8_t buf[OLLY_MAX_SLOTS_PER_ENTRY * OLLY_SLOT];
@@ -138,37 +136,6 @@ static int valid(const struct olly_hook_entry *e, uint32_t k)
 	}
 }
 
-/* Copies n bytes at byte offset `at` of the entry at position p into dst (the entry's
- * bytes are contiguous but at the ring's end). */
-static void copy_out(const struct olly_reader *r, uint64_t p, uint8_t *dst, uint64_t n)
-{
-	uint64_t first = p & r->mask;
-	uint64_t room = (r->n - first) * OLLY_SLOT;
-	uint64_t c = n < room ? n : room;
-	memcpy(dst, r->slots + first * OLLY_SLOT, c);
-	if (c < n)
-		memcpy(dst + c, r->slots, n - c);
-}
-
-/* The k - 1 slots after the first slot p of an entry: reserved (below head) and not
- * committed on their own, as a writer leaves them (hook/olly_hook.h). */
-static int rest_reserved(struct olly_reader *r, uint64_t p, uint32_t k)
-{
-	if (k == 0 || k > OLLY_MAX_SLOTS_PER_ENTRY || k > r->n)
-		return 0;
-	if (r->head_seen < p + k) {
-		r->head_seen = __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
-		if (r->head_seen < p + k)
-			return 0;
-	}
-	for (uint32_t j = 1; j < k; j++) {
-		uint64_t q = p + j;
-		if (__atomic_load_n(&r->seq[q & r->mask], __ATOMIC_ACQUIRE) != q)
-			return 0;
-	}
-	return 1;
-}
-
 int olly_reader_next(struct olly_reader *r, const uint8_t **entry, uint32_t *size, uint64_t now)
 {
 	uint64_t p = r->tail;
@@ -177,25 +144,27 @@ int olly_reader_next(struct olly_reader *r, const uint8_t **entry, uint32_t *siz
 		struct olly_hook_entry e;
 		memcpy(&e, r->slots + (p & r->mask) * OLLY_SLOT, sizeof e);
 		uint32_t k = e.nslots;
-		/* an entry claims its slots only when they are all its own: reserved, and not
-		 * the committed first slot of another entry */
-		int mine = rest_reserved(r, p, k);
-		if (!mine || !valid(&e, k)) {
-			/* skip it whole when its slots are its own, else its first slot alone (the
-			 * reserved slots after it are abandoned in their turn) */
-			uint32_t skip = mine ? k : 1;
-			for (uint32_t j = 0; j < skip; j++)
-				free_slot(r, p + j);
-			r->tail = p + skip;
+		if (!valid(&e, k)) {
+			free_slot(r, p);
+			r->tail = p + 1;
 			r->bad++;
 			r->stall_since = 0;
 			return -1;
 		}
-		/* the bytes the entry uses: the header and captured bytes of a data entry, the
-		 * whole (single) slot of the others; the rest of *size is not the entry's */
-		uint64_t used = e.type == OLLY_HOOK_DATA ? OLLY_ENTRY_BYTES + (uint64_t)e.cap : (uint64_t)k * OLLY_SLOT;
-		copy_out(r, p, r->buf, used);
-		memcpy(r->buf, &e, sizeof e); /* the header as checked, whatever the ring holds now */
+		for (uint32_t j = 1; j < k; j++) {
+			uint64_t q = p + j;
+			uint64_t sq = __atomic_load_n(&r->seq[q & r->mask], __ATOMIC_ACQUIRE);
+			if (sq != q + 1) {
+				/* a header committed before its continuation: a writer in the middle
+				 * of a late commit, or garbage. Treat as bad. */
+				free_slot(r, p);
+				r->tail = p + 1;
+				r->bad++;
+				return -1;
+			}
+		}
+		for (uint32_t j = 0; j < k; j++)
+			memcpy(r->buf + (uint64_t)j * OLLY_SLOT, r->slots + ((p + j) & r->mask) * OLLY_SLOT, OLLY_SLOT);
 		for (uint32_t j = 0; j < k; j++)
 			free_slot(r, p + j);
 		r->tail = p + k;
@@ -295,8 +264,8 @@ int olly_reader_inject(struct olly_reader *r, const void *bytes, uint32_t n, uin
 		if (c)
 			memcpy(dst, b + at, c);
 	}
-	/* the first slot alone, as a writer commits */
-	__atomic_store_n(&r->seq[pos & r->mask], pos + 1, __ATOMIC_RELEASE);
+	for (uint32_t j = k; j-- > 0;)
+		__atomic_store_n(&r->seq[(pos + j) & r->mask], pos + j + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -8,7 +8,6 @@ public struct HookRecordMaker {
     /// Reads /proc for a `proc` record; replaceable in tests.
     public var describe: (Int32) -> ProcRecord
     var seen = Set<Int32>()
-    var lastPid: Int32 = 0
     var conns: [Int64: (role: Role, family: Family)] = [:]
     public private(set) var capturedBytes: Int64 = 0
     public private(set) var gapBytes: Int64 = 0
@@ -82,9 +81,6 @@ public struct HookRecordMaker {
     }
 
     mutating func sawProcess(_ pid: Int32, ts: Int64, into out: inout [Record]) {
-        // Nearly every entry comes from the process of the one before: no set lookup.
-        if pid == lastPid { return }
-        lastPid = pid
         if seen.contains(pid) { return }
         seen.insert(pid)
         var r = describe(pid)

@@ -15,11 +15,9 @@ struct olly_reader;
 struct olly_reader *olly_reader_create(uint64_t ring_bytes, const char *path, int *fd, uid_t uid, gid_t gid);
 void olly_reader_free(struct olly_reader *r);
 
-/* Next entry: 1 with *entry and *size set (valid until the next call; *size is the
- * entry's slots, k * OLLY_SLOT, of which the header and, for data, the captured bytes
- * are the entry's), 0 when nothing is ready, -1 after skipping a malformed or foreign
- * entry, -2 after abandoning a slot whose writer never committed it.
- * now_ns: CLOCK_MONOTONIC. */
+/* Next entry: 1 with *entry/*size set (valid until the next call), 0 when nothing is
+ * ready, -1 after skipping a malformed or foreign entry, -2 after abandoning a slot whose
+ * writer never committed it. now_ns: CLOCK_MONOTONIC. */
 int olly_reader_next(struct olly_reader *r, const uint8_t **entry, uint32_t *size, uint64_t now_ns);
 
 /* Sleeps until a writer commits or timeout_ms passes (writers wake the reader only when
@@ -32,8 +30,8 @@ uint64_t olly_reader_abandoned(const struct olly_reader *r);
 /* Marks the reader gone (writers keep dropping and counting). */
 void olly_reader_close(struct olly_reader *r);
 
-/* Test helper: writes raw bytes as one entry of k slots, committed as a writer commits
- * (its first slot); returns 0, or -1 when full. */
+/* Test helper: writes raw bytes as one committed entry of k slots (for malformed-entry
+ * tests); returns 0, or -1 when full. */
 int olly_reader_inject(struct olly_reader *r, const void *bytes, uint32_t n, uint32_t k);
 /* Test helper: reserves k slots and never commits them (a writer that died). */
 int olly_reader_reserve_only(struct olly_reader *r, uint32_t k);
