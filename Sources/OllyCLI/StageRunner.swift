@@ -59,6 +59,8 @@ public struct StageRunner<S: Stage> {
     /// The reader of the input being read (its bytes are not yet in `bytesIn`).
     var current: RecordReader?
     var lastTS: Int64 = 0
+    /// Span resources repeat from record to record: each distinct one is decoded once.
+    let decodeCache = DecodeCache()
 
     public init(command: String, settings: Settings, stage: S, outputFD: Int32 = 1) {
         self.command = command
@@ -175,7 +177,7 @@ public struct StageRunner<S: Stage> {
             case .record(let raw):
                 let decoded: Record?
                 do throws(DecodeError) {
-                    decoded = try Record.decode(raw.bytes, format: raw.format)
+                    decoded = try Record.decode(raw.bytes, format: raw.format, cache: decodeCache)
                 } catch {
                     decoded = nil
                     badRecords += 1

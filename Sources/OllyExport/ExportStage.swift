@@ -59,21 +59,24 @@ final class ExportCore: @unchecked Sendable {
     var timer: Thread?
     let stopTimer = Mutex(false)
 
-    /// The last span resource and its serialized form (reading thread only): consecutive
-    /// spans mostly share one, so it is converted once.
-    var lastResource: JSONFields?
-    var lastResourceKey: [UInt8] = []
+    /// The most recently seen span resources and their serialized forms, newest first
+    /// (reading thread only): spans of a few processes interleave (a client and its server),
+    /// so each resource is converted once, not at every change of process.
+    var recentResources: [(fields: JSONFields, key: [UInt8])] = []
+    static let recentResourceSlots = 16
     /// The span being encoded (reading thread only), reused.
     var spanWriter = ProtoWriter()
 
     func resourceBytes(_ fields: JSONFields) -> [UInt8] {
-        if let last = lastResource, last.count == fields.count,
-           zip(last, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
-            return lastResourceKey
+        for (i, r) in recentResources.enumerated() where r.fields.count == fields.count
+            && zip(r.fields, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
+            if i > 0 { recentResources.swapAt(i, 0) }
+            return r.key
         }
-        lastResource = fields
-        lastResourceKey = RequestBuilder.key(OTLPMap.resource(fields))
-        return lastResourceKey
+        let key = RequestBuilder.key(OTLPMap.resource(fields))
+        if recentResources.count >= Self.recentResourceSlots { recentResources.removeLast() }
+        recentResources.insert((fields, key), at: 0)
+        return key
     }
 
     struct State {

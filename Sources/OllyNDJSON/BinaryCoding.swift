@@ -152,9 +152,27 @@ public struct BinaryScanner: FieldDecoder {
     }
     var depth = 0
 
-    public init(_ bytes: UnsafeRawBufferPointer) {
+    /// Where `readRepeatedFields` remembers the last value (nil: no caching).
+    var cache: DecodeCache?
+
+    public init(_ bytes: UnsafeRawBufferPointer, cache: DecodeCache? = nil) {
         self.p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)!
         self.n = bytes.count
+        self.cache = cache
+    }
+
+    public mutating func readRepeatedFields() throws(DecodeError) -> JSONFields {
+        guard let cache else { return try readFields() }
+        if let (f, l) = cache.hit(p + position, available: n - position) {
+            // A whole object value, so the containers are as they were before it.
+            position += l
+            lastKey = (0, 0)
+            return f
+        }
+        let start = position
+        let f = try readFields()
+        cache.store(p + start, count: position - start, f)
+        return f
     }
 
     public func error(_ message: String) -> DecodeError {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// A key read from a record: a slice of the input when it needed no unescaping,
 /// otherwise its decoded bytes.
 public struct Key {
@@ -132,6 +135,36 @@ public protocol FieldDecoder {
     /// The scanner state, to read a record's members twice (finding `kind` first).
     func mark() -> DecoderMark
     mutating func reset(to mark: DecoderMark)
+    /// An object of fields that mostly repeats from record to record (a span's resource):
+    /// with a `DecodeCache`, a value whose bytes equal the last one decoded there is not
+    /// decoded again (the same bytes always decode to the same fields).
+    mutating func readRepeatedFields() throws(DecodeError) -> JSONFields
+}
+
+extension FieldDecoder {
+    public mutating func readRepeatedFields() throws(DecodeError) -> JSONFields { try readFields() }
+}
+
+/// The last repeated value decoded (see `FieldDecoder.readRepeatedFields`): owned by one
+/// reader, used by the thread that decodes its records.
+public final class DecodeCache {
+    var raw: [UInt8] = []
+    var fields: JSONFields = []
+    public init() {}
+
+    /// The cached fields if the bytes at `p` (of which `available` may be read) begin with
+    /// the cached value's bytes, with their length.
+    func hit(_ p: UnsafePointer<UInt8>, available: Int) -> (JSONFields, Int)? {
+        let l = raw.count
+        guard l > 0, available >= l else { return nil }
+        let same = raw.withUnsafeBytes { memcmp($0.baseAddress!, p, l) == 0 }
+        return same ? (fields, l) : nil
+    }
+
+    func store(_ p: UnsafePointer<UInt8>, count: Int, _ f: JSONFields) {
+        raw = Array(UnsafeBufferPointer(start: p, count: count))
+        fields = f
+    }
 }
 
 public struct DecoderMark: Sendable {

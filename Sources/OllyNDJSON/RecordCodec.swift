@@ -8,21 +8,24 @@ public enum RecordFormat: String, CaseIterable, Sendable {
 
 extension Record {
     /// Decodes one NDJSON line (without its newline).
-    public static func decodeNDJSON(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+    public static func decodeNDJSON(_ line: UnsafeRawBufferPointer, cache: DecodeCache? = nil) throws(DecodeError) -> Record {
         if let d = DataRecord.decodeFastNDJSON(line) { return .data(d) }
-        var s = JSONScanner(line)
+        var s = JSONScanner(line, cache: cache)
         return try decode(&s)
     }
 
     /// Decodes one binary frame body (without its length prefix).
-    public static func decodeBinary(_ frame: UnsafeRawBufferPointer) throws(DecodeError) -> Record {
+    public static func decodeBinary(_ frame: UnsafeRawBufferPointer, cache: DecodeCache? = nil) throws(DecodeError) -> Record {
         if let d = DataRecord.decodeFastBinary(frame) { return .data(d) }
-        var s = BinaryScanner(frame)
+        var s = BinaryScanner(frame, cache: cache)
         return try decode(&s)
     }
 
-    public static func decode(_ bytes: UnsafeRawBufferPointer, format: RecordFormat) throws(DecodeError) -> Record {
-        format == .ndjson ? try decodeNDJSON(bytes) : try decodeBinary(bytes)
+    /// `cache`: a reader's `DecodeCache`, so that a span resource repeated from record to
+    /// record is decoded once.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, format: RecordFormat,
+                              cache: DecodeCache? = nil) throws(DecodeError) -> Record {
+        format == .ndjson ? try decodeNDJSON(bytes, cache: cache) : try decodeBinary(bytes, cache: cache)
     }
 
     /// Convenience for tests and small tools.

@@ -394,7 +394,7 @@ extension SpanRecord {
             case 8: status = try d.readEnum(SpanStatus.self)
             case 9: statusMessage = try d.readString()
             case 10: attrs = try d.readFields()
-            case 11: resource = try d.readFields()
+            case 11: resource = try d.readRepeatedFields()
             case 12: events = try d.readValueArray()
             case 13: links = try d.readValueArray()
             case 14: olly = try SpanOrigin(from: &d)

@@ -19,8 +19,13 @@ func pairs(_ c: Capture) -> [(client: Int, server: Int)] {
 func expectMirrored(_ c: Capture, _ p: (client: Int, server: Int), tls: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
     let co = c.stream(cid: p.client, dir: "out", tls: tls), si = c.stream(cid: p.server, dir: "in", tls: tls)
     let ci = c.stream(cid: p.client, dir: "in", tls: tls), so = c.stream(cid: p.server, dir: "out", tls: tls)
-    #expect(co != nil && co == si, "client out != server in (cid \(p.client)/\(p.server))", sourceLocation: sourceLocation)
-    #expect(ci != nil && ci == so, "client in != server out (cid \(p.client)/\(p.server))", sourceLocation: sourceLocation)
+    func diff(_ a: Data?, _ b: Data?) -> String {
+        guard let a, let b else { return "missing: \(a?.count ?? -1) vs \(b?.count ?? -1) bytes" }
+        let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        return "\(a.count) vs \(b.count) bytes, first difference at \(first.map(String.init) ?? "the end of the shorter"); stats \(c.stats)"
+    }
+    #expect(co != nil && co == si, "client out != server in (cid \(p.client)/\(p.server)): \(diff(co, si))", sourceLocation: sourceLocation)
+    #expect(ci != nil && ci == so, "client in != server out (cid \(p.client)/\(p.server)): \(diff(ci, so))", sourceLocation: sourceLocation)
 }
 
 func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) -> String {

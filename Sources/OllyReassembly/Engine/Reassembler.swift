@@ -271,8 +271,11 @@ public struct Reassembler {
                 }
             }
             if !rest.isEmpty || c.sides[s].skipHead == nil {
-                if !rest.isEmpty { c.sides[s].append(rest, ts: ts, pid: pid, tid: tid) }
-                pump(c, side)
+                let used = rest.isEmpty ? 0 : direct(c, side, rest, ts: ts, pid: pid, tid: tid)
+                if used < rest.count {
+                    c.sides[s].append(UnsafeBufferPointer(rebasing: rest[used...]), ts: ts, pid: pid, tid: tid)
+                    pump(c, side)
+                }
             }
         }
         if gapAfter > 0 { gap(c, side, gapAfter) }
@@ -310,9 +313,18 @@ public struct Reassembler {
             switch f {
             case .complete(let k):
                 let k = min(max(k, 1), n)
-                let m = c.sides[s].message(k)
-                c.sides[s].consume(k)
-                session.message(side, m, &emitter, limits, &counters)
+                if c.sides[s].whole(k) {
+                    // Handed over in place: the session copies only what it keeps.
+                    let m = c.sides[s].head(k)
+                    c.sides[s].withBytes { b in
+                        session.message(side, m, bytes: UnsafeBufferPointer(rebasing: b[0..<k]), &emitter, limits, &counters)
+                    }
+                    c.sides[s].consume(k)
+                } else {
+                    let m = c.sides[s].message(k)
+                    c.sides[s].consume(k)
+                    session.message(side, m, &emitter, limits, &counters)
+                }
             case .skip(let k):
                 let k = min(max(k, 1), n)
                 counters.skippedBytes += Int64(k)
@@ -331,6 +343,59 @@ public struct Reassembler {
                 c.sides[s].resync = true
             }
         }
+    }
+
+    /// Frames a record's bytes in place while nothing is buffered on its side, as `pump`
+    /// would after appending them, and stops at the first outcome other than a whole message
+    /// or bytes to skip: a message needing more bytes, or one that runs until the close, keeps
+    /// the rest buffered here; after an invalid message the rest is left to `pump`, to
+    /// resynchronise. Returns how many bytes it took; what it leaves is appended and pumped.
+    mutating func direct(_ c: Connection, _ side: Side, _ b: Bytes, ts: Int64, pid: Int, tid: Int?) -> Int {
+        let s = side.rawValue
+        guard c.sides[s].count == 0, c.sides[s].needAtLeast == 0, c.sides[s].holes.isEmpty, !c.sides[s].resync,
+              !c.sides[s].untilClose, c.sides[s].skipHead == nil, var session = c.session else { return 0 }
+        c.session = nil
+        defer { c.session = session }
+        var used = 0
+        var m = Message()
+        m.ts = ts
+        m.end = ts
+        m.pid = pid
+        m.tid = tid
+        while used < b.count {
+            let rest = UnsafeBufferPointer(rebasing: b[used...])
+            switch session.frame(side, rest) {
+            case .complete(let k):
+                let k = min(max(k, 1), rest.count)
+                m.len = Int64(k)
+                session.message(side, m, bytes: UnsafeBufferPointer(rebasing: rest[0..<k]), &emitter, limits, &counters)
+                used += k
+            case .skip(let k):
+                let k = min(max(k, 1), rest.count)
+                counters.skippedBytes += Int64(k)
+                used += k
+            case .needMore(let atLeast, let exact):
+                c.sides[s].passed(used, ts: ts, pid: pid, tid: tid)
+                c.sides[s].append(rest, ts: ts, pid: pid, tid: tid)
+                c.sides[s].needAtLeast = max(atLeast, rest.count + 1)
+                c.sides[s].exactTotal = exact ? atLeast : nil
+                return b.count
+            case .untilClose:
+                c.sides[s].passed(used, ts: ts, pid: pid, tid: tid)
+                c.sides[s].append(rest, ts: ts, pid: pid, tid: tid)
+                c.sides[s].untilClose = true
+                return b.count
+            case .invalid:
+                counters.malformed += 1
+                counters.skippedBytes += 1
+                used += 1
+                c.sides[s].passed(used, ts: ts, pid: pid, tid: tid)
+                c.sides[s].resync = true
+                return used
+            }
+        }
+        c.sides[s].passed(used, ts: ts, pid: pid, tid: tid)
+        return used
     }
 
     /// `n` bytes of `side` were not captured.

@@ -15,6 +15,11 @@ public protocol Session {
     func boundary(_ side: Side, _ b: Bytes, from: Int) -> Int?
     /// A framed message (or a partial one, flagged) to pair.
     mutating func message(_ side: Side, _ m: Message, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters)
+    /// A whole framed message without a hole, handed over in place: `m` holds its times,
+    /// pid, tid and length but no data, and `bytes` (valid only during the call) are its
+    /// bytes. The default copies them into `m.data` and calls `message`; a session that
+    /// reads its messages without keeping them (HTTP/2 frames) saves that copy.
+    mutating func message(_ side: Side, _ m: Message, bytes: Bytes, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters)
     /// Whole messages of `side` may have been lost in a gap; `ts` is the time of the last
     /// record of that side before the gap; `partial` says the message the gap hit was passed
     /// to `message` (flagged), else the gap fell between messages.
@@ -25,6 +30,13 @@ public protocol Session {
 
 extension Session {
     public var datagram: Bool { false }
+
+    public mutating func message(_ side: Side, _ m: Message, bytes: Bytes, _ out: inout Emitter, _ limits: Limits,
+                                 _ counters: inout Counters) {
+        var m = m
+        m.data = Array(bytes)
+        message(side, m, &out, limits, &counters)
+    }
 }
 
 /// Limits of the engine (olly-reassemble(1), LIMITS). Reaching one evicts the oldest

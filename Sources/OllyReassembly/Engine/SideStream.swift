@@ -40,6 +40,15 @@ struct SideStream {
         lastTS = ts
     }
 
+    /// `n` bytes of a record went by framed in place, nothing being buffered: the same state
+    /// as after appending and consuming them.
+    mutating func passed(_ n: Int, ts: Int64, pid: Int, tid: Int?) {
+        guard n > 0 else { return }
+        marks = [Mark(pos: base, ts: ts, pid: pid, tid: tid)]
+        base += Int64(n)
+        lastTS = ts
+    }
+
     mutating func appendHole(_ n: Int, ts: Int64) {
         let pos = base + Int64(count)
         holes.append(pos..<(pos + Int64(n)))
@@ -86,8 +95,8 @@ struct SideStream {
         return found
     }
 
-    /// The first `n` buffered bytes as a message (gap bytes left out of its data).
-    func message(_ n: Int) -> Message {
+    /// The first `n` buffered bytes as a message without its data: times, pid, tid, length.
+    func head(_ n: Int) -> Message {
         var m = Message()
         let first = mark(at: base), last = mark(at: base + Int64(max(n, 1) - 1))
         m.ts = first?.ts ?? lastTS
@@ -95,6 +104,18 @@ struct SideStream {
         m.pid = first?.pid
         m.tid = first?.tid
         m.len = Int64(n)
+        return m
+    }
+
+    /// Whether the first `n` buffered bytes hold no gap bytes.
+    func whole(_ n: Int) -> Bool {
+        let range = base..<(base + Int64(n))
+        return !holes.contains { $0.overlaps(range) }
+    }
+
+    /// The first `n` buffered bytes as a message (gap bytes left out of its data).
+    func message(_ n: Int) -> Message {
+        var m = head(n)
         let range = base..<(base + Int64(n))
         let hit = holes.filter { $0.overlaps(range) }
         if hit.isEmpty {

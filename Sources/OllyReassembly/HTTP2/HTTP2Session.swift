@@ -23,17 +23,29 @@ public struct HTTP2Session: Session {
         var req: Message?
         var resp: Message?
         /// END_STREAM seen, per side (request 0, response 1).
-        var ended = [false, false]
+        var ended = PerSide(false)
         /// A header block of the side could not be decoded.
-        var desync = [false, false]
+        var desync = PerSide(false)
         var flags: [String] = []
         /// The request's (else the response's) content-type is application/grpc…
         var grpc: Bool?
-        var messages = [GRPCMessages(), GRPCMessages()]
+        var messages = PerSide(GRPCMessages())
         /// Body bytes kept, both sides.
         var kept = 0
         /// Header list bytes kept per side (RFC 7541 §4.1 sizes), at most `HTTP2.maxHeaderBlock`.
-        var headerBytes = [0, 0]
+        var headerBytes = PerSide(0)
+    }
+
+    /// One value per side (request 0, response 1), held inline: a stream opens without
+    /// allocating.
+    struct PerSide<T> {
+        var request: T
+        var response: T
+        init(_ value: T) { request = value; response = value }
+        subscript(_ s: Int) -> T {
+            get { s == 0 ? request : response }
+            set { if s == 0 { request = newValue } else { response = newValue } }
+        }
     }
 
     /// A header block waiting for its CONTINUATION frames.
@@ -109,53 +121,64 @@ public struct HTTP2Session: Session {
     // MARK: - Frames
 
     public mutating func message(_ side: Side, _ m: Message, _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
+        var head = m
+        head.data = []
+        m.data.withUnsafeBufferPointer { b in handle(side, head, b, &out, limits, &counters) }
+    }
+
+    /// Frames are read in place: only what a stream keeps (body bytes, header fields) is copied.
+    public mutating func message(_ side: Side, _ m: Message, bytes: Bytes, _ out: inout Emitter, _ limits: Limits,
+                                 _ counters: inout Counters) {
+        handle(side, m, bytes, &out, limits, &counters)
+    }
+
+    /// One frame (or the preface) `b`; `m` holds its times, flags and length, not its data.
+    mutating func handle(_ side: Side, _ m: Message, _ b: Bytes, _ out: inout Emitter, _ limits: Limits,
+                         _ counters: inout Counters) {
         if side == .request && preface == .expected {
-            let whole = !m.gap && !m.truncated && m.data.count == HTTP2.prefaceLength
-                && m.data.withUnsafeBufferPointer { HTTP2.prefacePrefix($0) == HTTP2.prefaceLength }
+            let whole = !m.gap && !m.truncated && b.count == HTTP2.prefaceLength && HTTP2.prefacePrefix(b) == HTTP2.prefaceLength
             if whole {
                 preface = .seen
                 return
             }
             noPreface()
-            if m.data.count <= HTTP2.prefaceLength { return }
+            if b.count <= HTTP2.prefaceLength { return }
         }
-        m.data.withUnsafeBufferPointer { b in
-            guard let h = HTTP2.header(b, at: 0) else {
-                // A frame header cut short (gap, end of the connection): what it held is unknown.
-                lostBlock(side, &out, limits, &counters)
-                return
-            }
-            if m.gap || m.truncated || b.count < HTTP2.frameHeaderLength + h.length {
-                partialFrame(side, h, b, m, &out, limits, &counters)
-                return
-            }
-            let payload = UnsafeBufferPointer(rebasing: b[HTTP2.frameHeaderLength...])
-            if h.kind != .continuation, pending[side.rawValue] != nil {
-                // RFC 9113 §6.10: nothing may come between a header block's frames.
-                counters.malformed += 1
-                dropPending(side, &out, limits, &counters)
-            }
-            switch h.kind {
-            case .data: data(side, h, payload, m, &out, limits, &counters)
-            case .headers: headers(side, h, payload, m, &out, limits, &counters)
-            case .continuation: continuation(side, h, payload, m, &out, limits, &counters)
-            case .pushPromise: pushPromise(side, h, payload, m, &out, limits, &counters)
-            case .rstStream:
-                guard h.stream != 0, h.length == 4 else { counters.malformed += 1; return }
-                if streams[h.stream] != nil { complete(h.stream, extra: [Flag.reset], &out, &counters) }
-            case .settings: settings(side, h, payload, &counters)
-            case .goaway:
-                guard h.stream == 0, h.length >= 8 else { counters.malformed += 1; return }
-                goaway(side, lastStream: HTTP2.be32(payload, 0) & 0x7FFF_FFFF, &out, &counters)
-            case .priority:
-                if h.stream == 0 || h.length != 5 { counters.malformed += 1 }
-            case .ping:
-                if h.stream != 0 || h.length != 8 { counters.malformed += 1 }
-            case .windowUpdate:
-                if h.length != 4 { counters.malformed += 1 }
-            case nil:
-                break // RFC 9113 §5.5: frames of unknown types are ignored.
-            }
+        guard let h = HTTP2.header(b, at: 0) else {
+            // A frame header cut short (gap, end of the connection): what it held is unknown.
+            lostBlock(side, &out, limits, &counters)
+            return
+        }
+        if m.gap || m.truncated || b.count < HTTP2.frameHeaderLength + h.length {
+            partialFrame(side, h, b, m, &out, limits, &counters)
+            return
+        }
+        let payload = UnsafeBufferPointer(rebasing: b[HTTP2.frameHeaderLength...])
+        if h.kind != .continuation, pending[side.rawValue] != nil {
+            // RFC 9113 §6.10: nothing may come between a header block's frames.
+            counters.malformed += 1
+            dropPending(side, &out, limits, &counters)
+        }
+        switch h.kind {
+        case .data: data(side, h, payload, m, &out, limits, &counters)
+        case .headers: headers(side, h, payload, m, &out, limits, &counters)
+        case .continuation: continuation(side, h, payload, m, &out, limits, &counters)
+        case .pushPromise: pushPromise(side, h, payload, m, &out, limits, &counters)
+        case .rstStream:
+            guard h.stream != 0, h.length == 4 else { counters.malformed += 1; return }
+            if streams[h.stream] != nil { complete(h.stream, extra: [Flag.reset], &out, &counters) }
+        case .settings: settings(side, h, payload, &counters)
+        case .goaway:
+            guard h.stream == 0, h.length >= 8 else { counters.malformed += 1; return }
+            goaway(side, lastStream: HTTP2.be32(payload, 0) & 0x7FFF_FFFF, &out, &counters)
+        case .priority:
+            if h.stream == 0 || h.length != 5 { counters.malformed += 1 }
+        case .ping:
+            if h.stream != 0 || h.length != 8 { counters.malformed += 1 }
+        case .windowUpdate:
+            if h.length != 4 { counters.malformed += 1 }
+        case nil:
+            break // RFC 9113 §5.5: frames of unknown types are ignored.
         }
     }
 
@@ -193,11 +216,13 @@ public struct HTTP2Session: Session {
             openDesynced(h.stream, side, m, endStream: h.has(HTTP2.Flags.endStream), &out, limits, &counters)
             return
         }
-        let block = PendingBlock(stream: h.stream, promised: nil, endStream: h.has(HTTP2.Flags.endStream),
-                                 block: Array(p[r]), first: m)
+        let endStream = h.has(HTTP2.Flags.endStream)
         if h.has(HTTP2.Flags.endHeaders) {
-            headerBlock(side, block, m, &out, limits, &counters)
+            // The whole block is in this frame: decoded in place.
+            let block = PendingBlock(stream: h.stream, promised: nil, endStream: endStream, block: [], first: m)
+            headerBlock(side, block, UnsafeBufferPointer(rebasing: p[r]), m, &out, limits, &counters)
         } else {
+            let block = PendingBlock(stream: h.stream, promised: nil, endStream: endStream, block: Array(p[r]), first: m)
             // The stream opens now; its headers come with the last CONTINUATION.
             if var st = take(h.stream, side: side, m, &out, limits, &counters) {
                 if message(of: st, side) == nil { set(&st, side, Self.start(m)) }
@@ -216,11 +241,11 @@ public struct HTTP2Session: Session {
             return
         }
         let promised = HTTP2.be32(p, r.lowerBound - 4) & 0x7FFF_FFFF
-        let block = PendingBlock(stream: h.stream, promised: promised, endStream: false, block: Array(p[r]), first: m)
         if h.has(HTTP2.Flags.endHeaders) {
-            headerBlock(side, block, m, &out, limits, &counters)
+            let block = PendingBlock(stream: h.stream, promised: promised, endStream: false, block: [], first: m)
+            headerBlock(side, block, UnsafeBufferPointer(rebasing: p[r]), m, &out, limits, &counters)
         } else {
-            pending[side.rawValue] = block
+            pending[side.rawValue] = PendingBlock(stream: h.stream, promised: promised, endStream: false, block: Array(p[r]), first: m)
             checkPendingSize(side, &counters)
         }
     }
@@ -250,7 +275,7 @@ public struct HTTP2Session: Session {
                     if done.endStream { endSide(done.stream, side, done.first, &out, limits, &counters) }
                 }
             } else {
-                headerBlock(side, done, m, &out, limits, &counters)
+                done.block.withUnsafeBufferPointer { headerBlock(side, done, $0, m, &out, limits, &counters) }
             }
         }
     }
@@ -267,13 +292,14 @@ public struct HTTP2Session: Session {
         decoders[s].reset()
     }
 
-    /// A whole header block: decoded (always, to keep the table in step), then given to its
-    /// stream — a new one, the other side's headers, 1xx and final responses, or trailers.
-    mutating func headerBlock(_ side: Side, _ block: PendingBlock, _ last: Message,
+    /// A whole header block `bytes` (those of `block`, which may not hold them): decoded
+    /// (always, to keep the table in step), then given to its stream — a new one, the other
+    /// side's headers, 1xx and final responses, or trailers.
+    mutating func headerBlock(_ side: Side, _ block: PendingBlock, _ bytes: Bytes, _ last: Message,
                               _ out: inout Emitter, _ limits: Limits, _ counters: inout Counters) {
         let s = side.rawValue
         let wasExact = decoders[s].exact
-        let list = decoders[s].decode(block.block[...])
+        let list = decoders[s].decode(bytes)
         if list == nil {
             counters.hpackDesync += 1
             if wasExact { counters.malformed += 1 }
@@ -290,7 +316,8 @@ public struct HTTP2Session: Session {
             let size = list.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
             if st.headerBytes[s] + size <= HTTP2.maxHeaderBlock {
                 st.headerBytes[s] += size
-                msg.headers?.append(contentsOf: list)
+                // The first list is taken as it is (no copy); later ones (trailers, 1xx) append.
+                if msg.headers?.isEmpty ?? true { msg.headers = list } else { msg.headers?.append(contentsOf: list) }
             } else if !msg.truncated {
                 msg.truncated = true
                 counters.truncated += 1

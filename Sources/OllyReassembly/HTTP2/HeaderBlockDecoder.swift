@@ -17,8 +17,18 @@ import NIOHPACK
 /// newest entries, and a block that needs one it dropped fails instead of being misread.
 struct HeaderBlockDecoder {
     static let allocator = ByteBufferAllocator()
+    /// A fresh decoder of the default table size. `HPACKDecoder.init` builds the static table
+    /// anew each time; copies of this one share it (the static table is never written, and
+    /// the dynamic table is copied on its first write), which keeps opening a connection and
+    /// resetting after a gap cheap.
+    static let fresh = HPACKDecoder(allocator: allocator, maxDynamicTableSize: HTTP2.defaultHeaderTableSize,
+                                    maxHeaderListSize: HTTP2.maxHeaderBlock)
+    /// A scratch buffer larger than this is not kept between blocks.
+    static let scratchKept = 16384
 
     private var decoder: HPACKDecoder
+    /// The block being decoded; reused so that a block costs no buffer allocation.
+    private var scratch: ByteBuffer
     /// The largest table the peer allows this direction's encoder (SETTINGS_HEADER_TABLE_SIZE).
     private(set) var maxTableSize: Int
     /// The table is known to equal the encoder's: seen from the connection's start, no gap or
@@ -29,10 +39,12 @@ struct HeaderBlockDecoder {
         self.maxTableSize = maxTableSize
         self.exact = exact
         decoder = Self.makeDecoder(maxTableSize)
+        scratch = Self.allocator.buffer(capacity: 0)
     }
 
     static func makeDecoder(_ size: Int) -> HPACKDecoder {
-        HPACKDecoder(allocator: allocator, maxDynamicTableSize: size, maxHeaderListSize: HTTP2.maxHeaderBlock)
+        if size == HTTP2.defaultHeaderTableSize { return fresh }
+        return HPACKDecoder(allocator: allocator, maxDynamicTableSize: size, maxHeaderListSize: HTTP2.maxHeaderBlock)
     }
 
     /// The state of the encoder's table is unknown from here on (a gap, a lost block).
@@ -52,11 +64,13 @@ struct HeaderBlockDecoder {
     /// emptied, see the type's comment). A dynamic table size update above the size the
     /// SETTINGS seen allow (a SETTINGS frame missed, or seen out of order) is taken as the
     /// encoder states it: it is a size, not a header.
-    mutating func decode(_ block: ArraySlice<UInt8>) -> [HeaderField]? {
-        var buffer = Self.allocator.buffer(bytes: block)
+    mutating func decode(_ block: Bytes) -> [HeaderField]? {
+        scratch.clear()
+        scratch.writeBytes(UnsafeRawBufferPointer(block))
+        defer { if scratch.capacity > Self.scratchKept { scratch = Self.allocator.buffer(capacity: 0) } }
         for attempt in 0..<2 {
             do {
-                let list = try decoder.decodeHeaders(from: &buffer)
+                let list = try decoder.decodeHeaders(from: &scratch)
                 var out: [HeaderField] = []
                 out.reserveCapacity(list.count)
                 for h in list { out.append(HeaderField(h.name, h.value)) }
