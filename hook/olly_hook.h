@@ -24,8 +24,11 @@
  *     set.
  *   - a slot reserved but never committed (its writer died) is abandoned by the reader
  *     after OLLY_ABANDON_NS and counted, and so, at once, is each reserved slot after it
- *     that is not a committed first slot; the offsets the dead entry would have used are
- *     a gap.
+ *     that is not a committed first slot. A writer takes its stream offset just before
+ *     its commit, so the dead entry's bytes are a gap only when it died after that;
+ *   - a call is written after its syscall returns: a process that ends in between (exit
+ *     while another thread is just past a call, a fatal signal) never reserves its entry,
+ *     and that call is neither reported nor counted.
  *
  * Slots are 128 bytes: a small event (64 bytes of header, up to 64 of payload) takes one,
  * 256 bytes of payload three, so the ring holds several times more small events than

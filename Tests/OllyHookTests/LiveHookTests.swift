@@ -40,7 +40,7 @@ func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) ->
     @Test func curlKeepAlive() throws {
         let port = freePort()
         let (r, c) = try capture(["/bin/bash", "-c", serverScript(port) +
-            "curl -s -o /dev/null -o /dev/null http://127.0.0.1:\(port)/a http://127.0.0.1:\(port)/b; rc=$?; kill $S; exit $rc"])
+            "curl -s -o /dev/null -o /dev/null http://127.0.0.1:\(port)/a http://127.0.0.1:\(port)/b; rc=$?; kill $S; wait $S; exit $rc"])
         #expect(r.status == 0, "\(r.err)")
         let curlConns = c.cids.filter { c.stream(cid: $0, dir: "out")?.text.hasPrefix("GET /a") ?? false }
         #expect(curlConns.count == 1)
@@ -58,7 +58,7 @@ func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) ->
         let port = freePort()
         _ = try sh("cd \(work) && [ -f cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 -subj /CN=localhost 2>/dev/null")
         let (r, c) = try capture(["/bin/bash", "-c", serverScript(port, tls: true) +
-            "curl -sk -o /dev/null -o /dev/null https://127.0.0.1:\(port)/s1 https://127.0.0.1:\(port)/s2; rc=$?; kill $S; exit $rc"])
+            "curl -sk -o /dev/null -o /dev/null https://127.0.0.1:\(port)/s1 https://127.0.0.1:\(port)/s2; rc=$?; kill $S; wait $S; exit $rc"])
         #expect(r.status == 0, "\(r.err)")
         let tlsData = c.kind("data").filter { $0["tls"] as? Bool == true }
         #expect(!tlsData.isEmpty)
@@ -125,6 +125,36 @@ func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) ->
         }
     }
 
+    /// hook/tests/ringstress.c: 16 threads writing 1-800 bytes (entries of 1-7 slots) into
+    /// a 64 KiB ring, so entries wrap at its end and most are dropped for want of room,
+    /// with spinning threads preempting the writers. Every event is read intact at its
+    /// offset or counted as lost; nothing malformed, abandoned or silently missing.
+    @Test func smallRingWrapsFillsAndCountsEveryByte() throws {
+        let prog = try Build.program("ringstress")
+        let (r, c) = try capture([prog], extra: ["--ring-bytes", "65536"], timeout: 120)
+        #expect(r.status == 0, "\(r.err)")
+        let f = r.err.split(separator: "\n").first { $0.hasPrefix("ok ") }?.split(separator: " ") ?? []
+        let sent = try #require(f.count == 3 ? Int(f[2]) : nil, "\(r.err)")
+        let s = c.stats
+        #expect(c.totalLen() + (s["lost_bytes"] ?? -1) == 2 * sent, "both ends of every write captured or counted as lost; \(s)")
+        #expect(s["bad_entries"] == 0 && s["abandoned_slots"] == 0 && s["raced_calls"] == 0, "\(s)")
+        var misplaced = 0, overlaps = 0
+        for (_, chunks) in c.byStream {
+            var end = 0
+            for ch in chunks.sorted(by: { ($0["off"] as? Int ?? 0) < ($1["off"] as? Int ?? 0) }) {
+                guard let off = ch["off"] as? Int, let len = ch["len"] as? Int,
+                      let d = (ch["data"] as? String).flatMap({ Data(base64Encoded: $0) }) else { misplaced += 1; continue }
+                if off < end { overlaps += 1 }
+                end = max(end, off + len)
+                for (i, b) in d.enumerated() where b != UInt8(truncatingIfNeeded: (off + i) * 7 + (off + i) / 251) {
+                    misplaced += 1
+                    break
+                }
+            }
+        }
+        #expect(misplaced == 0 && overlaps == 0, "entries whose bytes are not their offset's: \(misplaced), overlapping: \(overlaps)")
+    }
+
     @Test func rapidCloseReopenNoCrossAttribution() throws {
         let prog = try Build.program("reopen")
         let (r, c) = try capture([prog], timeout: 120)
@@ -189,7 +219,7 @@ func serverScript(_ port: Int, host: String = "127.0.0.1", tls: Bool = false) ->
     @Test func ipv6Loopback() throws {
         let port = freePort()
         let (r, c) = try capture(["/bin/bash", "-c", serverScript(port, host: "::1") +
-            "curl -s -o /dev/null -g 'http://[::1]:\(port)/six'; rc=$?; kill $S; exit $rc"])
+            "curl -s -o /dev/null -g 'http://[::1]:\(port)/six'; rc=$?; kill $S; wait $S; exit $rc"])
         #expect(r.status == 0, "\(r.err)")
         let cl = c.conns.filter { $0["raddr"] as? String == "[::1]:\(port)" && $0["role"] as? String == "client" }
         #expect(!cl.isEmpty)

@@ -184,8 +184,14 @@ extension Data {
     var text: String { String(decoding: self, as: UTF8.self) }
 }
 
+// The scripts stop the server with `kill $S; wait $S` once the client is done. A hook
+// records a call after its syscall returns, so a server killed by SIGTERM's default
+// action could die between its last write() (the client already has the bytes) and that
+// write's entry: the response was on the wire but never reported (seen under load, the
+// body of a response missing on the server side). With a handler, the signal only stops
+// serve_forever and the request threads (not daemons) are joined before the exit.
 let pythonHTTP = """
-import http.server, ssl, sys, socket
+import http.server, ssl, sys, socket, signal
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -198,11 +204,18 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 class S(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+    daemon_threads = False
+    block_on_close = True
+def stop(*a): raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
 s = S((sys.argv[1], int(sys.argv[2])), H)
 if len(sys.argv) > 3:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[3], sys.argv[4])
     s.socket = ctx.wrap_socket(s.socket, server_side=True)
-s.serve_forever()
+try:
+    s.serve_forever()
+finally:
+    s.server_close()
 """
 
 func writeFile(_ name: String, _ text: String) -> String {
