@@ -68,8 +68,13 @@ final class ExportCore: @unchecked Sendable {
     var spanWriter = ProtoWriter()
 
     func resourceBytes(_ fields: JSONFields) -> [UInt8] {
+        // Readers hand out the same array for a repeated resource (DecodeCache): an entry
+        // whose array shares its storage holds the same fields (the entry keeps that
+        // storage alive and unchanged), so most lookups compare one address.
+        let address = fields.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
         for (i, r) in recentResources.enumerated() where r.fields.count == fields.count
-            && zip(r.fields, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 }) {
+            && ((address != nil && r.fields.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } == address)
+                || zip(r.fields, fields).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1 })) {
             if i > 0 { recentResources.swapAt(i, 0) }
             return r.key
         }

@@ -141,23 +141,32 @@ enum OTLPWire {
     }
 
     /// Lower- or upper-case hex of exactly `bytes` bytes into `w` as field `field`.
+    /// Value of each hex digit, 0xFF for any other byte.
+    static let hexValue: [UInt8] = (0..<256).map { OTLPMap.nibble(UInt8($0)) ?? 0xFF }
+
     static func writeID(_ s: String, bytes n: Int, field: Int, name: String, _ w: inout ProtoWriter) throws(MappingError) {
         var s = s
+        // Decoded and checked in one pass into a buffer on the stack, appended only if valid.
         let ok: Bool = s.withUTF8 { u in
             guard u.count == n * 2 else { return false }
-            for c in u where OTLPMap.nibble(c) == nil { return false }
-            return true
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { id in
+                hexValue.withUnsafeBufferPointer { hv in
+                    var bad: UInt8 = 0
+                    for i in 0..<n {
+                        let hi = hv[Int(u[2 * i])], lo = hv[Int(u[2 * i + 1])]
+                        bad |= (hi | lo) & 0xF0
+                        id[i] = hi << 4 | (lo & 0x0F)
+                    }
+                    guard bad == 0 else { return false }
+                    w.header(field, size: n)
+                    w.bytes.append(contentsOf: id)
+                    return true
+                }
+            }
         }
         guard ok else {
             if s.utf8.count != n * 2 { throw MappingError(description: "\(name) \"\(s)\" is not \(n * 2) hex digits") }
             throw MappingError(description: "\(name) \"\(s)\" is not hex")
-        }
-        w.header(field, size: n)
-        s.withUTF8 { u in
-            for i in 0..<n {
-                // Checked above: both are hex digits.
-                w.bytes.append((OTLPMap.nibble(u[2 * i]) ?? 0) << 4 | (OTLPMap.nibble(u[2 * i + 1]) ?? 0))
-            }
         }
     }
 

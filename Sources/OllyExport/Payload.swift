@@ -2,6 +2,32 @@ import Foundation
 import OllyNDJSON
 import SwiftProtobuf
 
+/// One value per signal (a record's worth of work looks these up: no hashing).
+struct PerSignal<T> {
+    var traces: T
+    var logs: T
+    var metrics: T
+
+    init(_ v: T) { (traces, logs, metrics) = (v, v, v) }
+
+    subscript(_ s: Signal) -> T {
+        get {
+            switch s {
+            case .traces: traces
+            case .logs: logs
+            case .metrics: metrics
+            }
+        }
+        set {
+            switch s {
+            case .traces: traces = newValue
+            case .logs: logs = newValue
+            case .metrics: metrics = newValue
+            }
+        }
+    }
+}
+
 /// The three OTLP signals.
 public enum Signal: String, Sendable, CaseIterable {
     case traces, logs, metrics
@@ -114,9 +140,9 @@ struct RequestBuilder {
     var logOrder: [[UInt8]] = []
     var metrics: [OTLPMetric] = []
     var metricResources: [OTLPResource] = []
-    var counts: [Signal: Int] = [:]
-    var bytes: [Signal: Int] = [:]
-    var firstAt: [Signal: Double] = [:]
+    var counts = PerSignal(0)
+    var bytes = PerSignal(0)
+    var firstAt = PerSignal<Double?>(nil)
 
     static func key(_ r: OTLPResource) -> [UInt8] { (try? r.serializedBytes()) ?? [] }
 
@@ -159,13 +185,13 @@ struct RequestBuilder {
     }
 
     mutating func note(_ s: Signal, size: Int, now: Double, items: Int = 1) {
-        if counts[s, default: 0] == 0 { firstAt[s] = now }
-        counts[s, default: 0] += items
-        bytes[s, default: 0] += size
+        if counts[s] == 0 { firstAt[s] = now }
+        counts[s] += items
+        bytes[s] += size
     }
 
-    func count(_ s: Signal) -> Int { counts[s, default: 0] }
-    func size(_ s: Signal) -> Int { bytes[s, default: 0] }
+    func count(_ s: Signal) -> Int { counts[s] }
+    func size(_ s: Signal) -> Int { bytes[s] }
     func age(_ s: Signal, now: Double) -> Double { count(s) == 0 ? 0 : now - (firstAt[s] ?? now) }
 
     /// The request for signal `s`, and the builder emptied of it.

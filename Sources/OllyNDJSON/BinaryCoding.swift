@@ -31,14 +31,33 @@ public enum BinaryFormat {
 /// Encodes records in the binary form.
 public struct BinaryWriter: FieldEncoder {
     public let out: OutputBuffer
+    /// Bytes of recently written shared objects (see `EncodeCache`).
+    public var cache: EncodeCache?
 
-    public init(_ out: OutputBuffer) { self.out = out }
+    public init(_ out: OutputBuffer, cache: EncodeCache? = nil) {
+        self.out = out
+        self.cache = cache
+    }
+
+    public mutating func sharedFields(_ f: JSONFields) {
+        guard let cache, !f.isEmpty else { fields(f); return }
+        if let b = cache.lookup(f) {
+            out.append(b)
+            return
+        }
+        let start = out.count
+        fields(f)
+        cache.store(f, UnsafeRawBufferPointer(start: out.base + start, count: out.count - start))
+    }
 
     @inline(__always)
     func tag(_ t: BinaryFormat.Tag) { out.append(t.rawValue) }
 
     @inline(__always)
-    func varint(_ v: UInt64) {
+    func varint(_ v: UInt64) { Self.varint(out, v) }
+
+    @inline(__always)
+    static func varint(_ out: OutputBuffer, _ v: UInt64) {
         out.reserve(10)
         var v = v
         let c = out.cursor
@@ -71,6 +90,13 @@ public struct BinaryWriter: FieldEncoder {
     }
 
     public mutating func key(dynamic k: String) {
+        // Native and small strings are contiguous: no copy of the string value.
+        let o = out
+        if k.utf8.withContiguousStorageIfAvailable({ u -> Bool in
+            BinaryWriter.varint(o, UInt64(u.count) + 1)
+            o.append(UnsafeRawBufferPointer(u))
+            return true
+        }) == true { return }
         var k = k
         k.withUTF8 { u in
             varint(UInt64(u.count) + 1)
@@ -95,6 +121,12 @@ public struct BinaryWriter: FieldEncoder {
 
     public mutating func string(_ s: String) {
         tag(.string)
+        let o = out
+        if s.utf8.withContiguousStorageIfAvailable({ u -> Bool in
+            BinaryWriter.varint(o, UInt64(u.count))
+            o.append(UnsafeRawBufferPointer(u))
+            return true
+        }) == true { return }
         var s = s
         s.withUTF8 { lengthPrefixed(UnsafeRawBufferPointer($0)) }
     }

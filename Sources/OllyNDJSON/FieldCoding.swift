@@ -35,6 +35,45 @@ public struct Key {
     }
 
     public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+
+    /// The key as a string; a well-known attribute name too long to be stored inline in a
+    /// `String` (over 15 bytes) comes from `AttributeNames` instead of a new allocation.
+    public var fieldName: String {
+        if count > 15, let known = AttributeNames.lookup(self) { return known }
+        return string
+    }
+}
+
+/// The attribute names Olly's stages write that do not fit in a small string: decoding
+/// them allocates nothing (the strings are literals, never freed).
+enum AttributeNames {
+    static let names: [String] = [
+        "db.collection.name", "db.operation.name", "db.response.returned_rows", "db.response.status_code",
+        "dns.question.name", "http.request.body.size", "http.request.method", "http.request.method_original",
+        "http.response.body.size", "http.response.status_code", "network.peer.address", "network.peer.port",
+        "network.protocol.name", "network.protocol.version", "olly.capture.gap", "olly.capture.truncated",
+        "olly.dns.answer_count", "olly.dns.question.type", "olly.dns.response_code", "olly.exchange.flags",
+        "olly.mysql.command", "olly.parse.malformed", "olly.parse.unsupported", "olly.rpc.request.message_count",
+        "olly.rpc.response.message_count", "process.command_args", "process.executable.name",
+        "process.executable.path", "rpc.grpc.status_code", "user_agent.original", "telemetry.sdk.language",
+        "service.instance.id", "service.namespace", "process.runtime.name",
+    ]
+    static let table = KeyTable(names)
+    /// Indices of the names of each length (index: length; lengths up to 63).
+    static let byLength: [[Int]] = {
+        var b = [[Int]](repeating: [], count: 64)
+        for (i, n) in names.enumerated() where n.utf8.count < 64 { b[n.utf8.count].append(i) }
+        return b
+    }()
+
+    static func lookup(_ k: Key) -> String? {
+        guard k.count < 64 else { return nil }
+        return k.withBytes { b -> String? in
+            guard let base = b.baseAddress else { return nil }
+            for i in byLength[k.count] where table.matches(i, base, k.count) { return names[i] }
+            return nil
+        }
+    }
 }
 
 @inline(__always)
@@ -145,25 +184,36 @@ extension FieldDecoder {
     public mutating func readRepeatedFields() throws(DecodeError) -> JSONFields { try readFields() }
 }
 
-/// The last repeated value decoded (see `FieldDecoder.readRepeatedFields`): owned by one
-/// reader, used by the thread that decodes its records.
+/// The repeated values decoded last (see `FieldDecoder.readRepeatedFields`): a few, since
+/// the spans of several processes interleave. Owned by one reader, used by the thread
+/// that decodes its records.
 public final class DecodeCache {
-    var raw: [UInt8] = []
-    var fields: JSONFields = []
+    var entries: [(raw: [UInt8], fields: JSONFields)] = []
+    /// The entry replaced next when all are taken.
+    var next = 0
+    static let capacity = 8
     public init() {}
 
     /// The cached fields if the bytes at `p` (of which `available` may be read) begin with
-    /// the cached value's bytes, with their length.
+    /// a cached value's bytes, with their length.
     func hit(_ p: UnsafePointer<UInt8>, available: Int) -> (JSONFields, Int)? {
-        let l = raw.count
-        guard l > 0, available >= l else { return nil }
-        let same = raw.withUnsafeBytes { memcmp($0.baseAddress!, p, l) == 0 }
-        return same ? (fields, l) : nil
+        for e in entries {
+            let l = e.raw.count
+            guard l > 0, available >= l else { continue }
+            let same = e.raw.withUnsafeBytes { r in r.baseAddress.map { memcmp($0, p, l) == 0 } ?? false }
+            if same { return (e.fields, l) }
+        }
+        return nil
     }
 
     func store(_ p: UnsafePointer<UInt8>, count: Int, _ f: JSONFields) {
-        raw = Array(UnsafeBufferPointer(start: p, count: count))
-        fields = f
+        let e = (raw: Array(UnsafeBufferPointer(start: p, count: count)), fields: f)
+        if entries.count < Self.capacity {
+            entries.append(e)
+        } else {
+            entries[next] = e
+            next = (next + 1) % Self.capacity
+        }
     }
 }
 
@@ -192,6 +242,9 @@ public protocol FieldEncoder {
     mutating func literal(_ s: StaticString)
     mutating func bytes(_ b: [UInt8])
     mutating func value(_ v: JSONValue)
+    /// An object that many records share unchanged (a span's `resource`): the writers of a
+    /// `RecordEncoder` copy the bytes they wrote for the same array last time.
+    mutating func sharedFields(_ f: JSONFields)
 }
 
 extension FieldEncoder {
@@ -205,6 +258,8 @@ extension FieldEncoder {
         }
         endObject()
     }
+
+    public mutating func sharedFields(_ f: JSONFields) { fields(f) }
 
     public mutating func stringArray(_ a: [String]) {
         beginArray()
@@ -220,7 +275,8 @@ extension FieldDecoder {
     public mutating func readFields() throws(DecodeError) -> JSONFields {
         try beginObject()
         var out: JSONFields = []
-        while let k = try nextKey() { out.append((k.string, try readValue())) }
+        out.reserveCapacity(16)
+        while let k = try nextKey() { out.append((k.fieldName, try readValue())) }
         return out
     }
 
@@ -262,5 +318,45 @@ extension FieldDecoder {
             throw e
         }
         return Int(v)
+    }
+}
+
+/// The encoded bytes of the few objects most recently written with `sharedFields`, keyed
+/// by the identity of their array's storage. An entry holds its array, so that storage
+/// stays allocated and cannot change while the entry exists (an array whose storage is
+/// shared is copied before it is written to): the same storage address and count means
+/// the same fields, and so the same bytes.
+public final class EncodeCache {
+    struct Entry {
+        var fields: JSONFields
+        var address: UnsafeRawPointer?
+        var bytes: [UInt8]
+    }
+    var entries: [Entry] = []
+    var next = 0
+    static let capacity = 8
+
+    public init() {}
+
+    static func address(_ f: JSONFields) -> UnsafeRawPointer? {
+        f.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+    }
+
+    /// The bytes written for `f` before, if they are still here.
+    func lookup(_ f: JSONFields) -> [UInt8]? {
+        guard let a = Self.address(f) else { return nil }
+        for e in entries where e.address == a && e.fields.count == f.count { return e.bytes }
+        return nil
+    }
+
+    func store(_ f: JSONFields, _ bytes: UnsafeRawBufferPointer) {
+        guard let a = Self.address(f) else { return }
+        let e = Entry(fields: f, address: a, bytes: Array(bytes))
+        if entries.count < Self.capacity {
+            entries.append(e)
+        } else {
+            entries[next] = e
+            next = (next + 1) % Self.capacity
+        }
     }
 }

@@ -3,8 +3,25 @@ public struct JSONWriter: FieldEncoder {
     public let out: OutputBuffer
     /// Whether the next member of the innermost container is its first (no comma).
     var first = true
+    /// Bytes of recently written shared objects (see `EncodeCache`).
+    public var cache: EncodeCache?
 
-    public init(_ out: OutputBuffer) { self.out = out }
+    public init(_ out: OutputBuffer, cache: EncodeCache? = nil) {
+        self.out = out
+        self.cache = cache
+    }
+
+    public mutating func sharedFields(_ f: JSONFields) {
+        guard let cache, !f.isEmpty else { fields(f); return }
+        if let b = cache.lookup(f) {
+            out.append(b)
+            first = false
+            return
+        }
+        let start = out.count
+        fields(f)
+        cache.store(f, UnsafeRawBufferPointer(start: out.base + start, count: out.count - start))
+    }
 
     @inline(__always)
     mutating func separator() {

@@ -66,6 +66,8 @@ public struct RecordEncoder {
     public let format: RecordFormat
     public let out: OutputBuffer
     var wroteMagic = false
+    /// Span resources repeat record after record: their bytes are written once.
+    let cache = EncodeCache()
 
     public init(format: RecordFormat, out: OutputBuffer) {
         self.format = format
@@ -82,7 +84,7 @@ public struct RecordEncoder {
     public mutating func append(_ r: Record) {
         switch format {
         case .ndjson:
-            var w = JSONWriter(out)
+            var w = JSONWriter(out, cache: cache)
             r.encode(to: &w)
             out.append(UInt8(ascii: "\n"))
         case .bin:
@@ -90,7 +92,7 @@ public struct RecordEncoder {
             let at = out.count
             out.reserve(4)
             out.advance(4)
-            var w = BinaryWriter(out)
+            var w = BinaryWriter(out, cache: cache)
             r.encode(to: &w)
             out.patchUInt32LE(at: at, UInt32(truncatingIfNeeded: out.count - at - 4))
         }

@@ -417,7 +417,7 @@ extension SpanRecord {
         e.key("status"); e.string(status.rawValue)
         e.opt("status_message", statusMessage)
         if !attrs.isEmpty { e.key("attrs"); e.fields(attrs) }
-        if !resource.isEmpty { e.key("resource"); e.fields(resource) }
+        if !resource.isEmpty { e.key("resource"); e.sharedFields(resource) }
         if !events.isEmpty { e.key("events"); e.value(.array(events)) }
         if !links.isEmpty { e.key("links"); e.value(.array(links)) }
         if let olly { e.key("olly"); olly.encode(to: &e) }

@@ -53,3 +53,55 @@ import Testing
         #expect(a == (try #require(decodeLine(longer).success)))
     }
 }
+
+/// A span resource written again and again (EncodeCache): the bytes copied from the cache
+/// equal those encoded afresh, in both formats, when the same array is shared by many
+/// spans, when a copy of it is changed after it was written, and when more distinct
+/// resources than the cache holds take turns.
+@Suite struct EncodeCacheTests {
+    static func span(_ i: Int, _ resource: JSONFields) -> Record {
+        var s = SpanRecord()
+        s.traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+        s.spanID = "00f067aa0ba9020\(i % 10)"
+        s.name = "GET"
+        s.spanKind = .server
+        s.start = 1
+        s.end = 2
+        s.attrs = [("http.request.method", .string("GET"))]
+        s.resource = resource
+        return .span(s)
+    }
+
+    static func encode(_ r: Record, _ f: RecordFormat, _ cache: EncodeCache?) -> [UInt8] {
+        let out = OutputBuffer()
+        switch f {
+        case .ndjson:
+            var w = JSONWriter(out, cache: cache)
+            r.encode(to: &w)
+        case .bin:
+            var w = BinaryWriter(out, cache: cache)
+            r.encode(to: &w)
+        }
+        return Array(UnsafeRawBufferPointer(start: out.base, count: out.count))
+    }
+
+    @Test(arguments: RecordFormat.allCases)
+    func sameBytesWithAndWithoutTheCache(format: RecordFormat) {
+        let cache = EncodeCache()
+        var shared: JSONFields = [("service.name", .string("a")), ("process.pid", .int(1))]
+        var resources: [JSONFields] = [shared, shared, []]
+        let before = shared
+        shared.append(("container.id", .string("c")))  // a copy changed after it was written
+        resources += [before, shared, shared]
+        shared[0].1 = .string("b")                      // changed in place: this array is not cached
+        resources += [shared, shared, before]
+        for k in 0..<2 * EncodeCache.capacity {        // more distinct values than entries
+            resources.append([("service.name", .string("s\(k)")), ("process.pid", .int(Int64(k)))])
+            resources.append(resources[resources.count - 1 - (k % 3)])
+        }
+        for (i, res) in resources.enumerated() {
+            let r = Self.span(i, res)
+            #expect(Self.encode(r, format, cache) == Self.encode(r, format, nil), "span \(i)")
+        }
+    }
+}

@@ -67,24 +67,27 @@ func lowercasedASCII(_ s: Substring) -> String {
     String(decoding: s.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
 }
 
-/// "host:port" or "[v6]:port" split into host and port (on bytes).
+/// "host:port" or "[v6]:port" split into host and port (on bytes, without a copy).
 func splitHostPort(_ s: String) -> (String, Int?) {
-    let u = Array(s.utf8)
-    func port(_ from: Int) -> Int? {
-        guard from < u.count, u.count - from <= 5 else { return nil }
-        var v = 0
-        for c in u[from...] {
-            guard c >= 48 && c <= 57 else { return nil }
-            v = v * 10 + Int(c - 48)
+    var s = s
+    return s.withUTF8 { u -> (String, Int?) in
+        func port(_ from: Int) -> Int? {
+            guard from < u.count, u.count - from <= 5 else { return nil }
+            var v = 0
+            for k in from..<u.count {
+                let c = u[k]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
         }
-        return v
+        if u.first == 91, let close = u.firstIndex(of: 93) { // [v6]:port
+            let host = String(decoding: UnsafeBufferPointer(rebasing: u[1..<close]), as: UTF8.self)
+            return (host, close + 1 < u.count && u[close + 1] == 58 ? port(close + 2) : nil)
+        }
+        if let colon = u.lastIndex(of: 58), u.firstIndex(of: 58) == colon {
+            return (String(decoding: UnsafeBufferPointer(rebasing: u[..<colon]), as: UTF8.self), port(colon + 1))
+        }
+        return (String(decoding: u, as: UTF8.self), nil)
     }
-    if u.first == 91, let close = u.firstIndex(of: 93) { // [v6]:port
-        let host = String(decoding: u[1..<close], as: UTF8.self)
-        return (host, close + 1 < u.count && u[close + 1] == 58 ? port(close + 2) : nil)
-    }
-    if let colon = u.lastIndex(of: 58), u.firstIndex(of: 58) == colon {
-        return (String(decoding: u[..<colon], as: UTF8.self), port(colon + 1))
-    }
-    return (s, nil)
 }

@@ -31,6 +31,7 @@ public struct ParseStage: Stage {
     var redis: [Int64: RedisState] = [:]
     var mysql: [Int64: MySQLState] = [:]
     var connOrder: [Int64] = []
+    let sql = SQLCache()
     var spans: Int64 = 0
     var setupExchanges: Int64 = 0
     var malformed: Int64 = 0
@@ -96,7 +97,7 @@ public struct ParseStage: Stage {
     /// The span for one exchange, or nil for connection-setup exchanges (counted).
     public mutating func makeSpan(_ ex: ExchangeRecord) -> SpanRecord? {
         let role = ex.role ?? .unknown
-        let c = ExchangeContext(exchange: ex, role: role, redact: options.redact)
+        let c = ExchangeContext(exchange: ex, role: role, redact: options.redact, sql: sql)
         let tls = ex.flags.contains("tls")
         var draft: SpanDraft
         switch ex.proto {

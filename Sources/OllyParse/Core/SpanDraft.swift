@@ -37,6 +37,8 @@ struct ExchangeContext {
     let role: Role
     /// Redact credentials and SQL literals (default); `--no-redact` turns it off.
     let redact: Bool
+    /// Statements analysed before (the stage's, shared by all connections).
+    let sql: SQLCache
 
     var req: ExchangeMessage? { exchange.req }
     var resp: ExchangeMessage? { exchange.resp }

@@ -166,8 +166,8 @@ enum HTTPParser {
         var query: String?
         if let t = target {
             var rest = Substring(t)
-            if let scheme = rest.range(of: "://"), !rest.hasPrefix("/") {
-                rest = rest[scheme.upperBound...]
+            if !rest.hasPrefix("/"), let afterScheme = Self.afterSchemeSeparator(rest) {
+                rest = rest[afterScheme...]
                 rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
             }
             if let q = rest.firstIndex(of: "?") {
@@ -205,6 +205,24 @@ enum HTTPParser {
             d.traceState = reqField("tracestate")
         }
         return d
+    }
+
+    /// Where what follows the first `://` of an absolute-form target starts (bytes, not
+    /// Foundation's locale-aware search).
+    static func afterSchemeSeparator(_ t: Substring) -> Substring.Index? {
+        let u = t.utf8
+        var i = u.startIndex
+        while i < u.endIndex {
+            if u[i] == 58 {
+                let a = u.index(after: i)
+                if a < u.endIndex && u[a] == 47 {
+                    let b = u.index(after: a)
+                    if b < u.endIndex && u[b] == 47 { return u.index(after: b) }
+                }
+            }
+            i = u.index(after: i)
+        }
+        return nil
     }
 
     /// gRPC over HTTP/2 (semantic conventions for RPC spans, gRPC).

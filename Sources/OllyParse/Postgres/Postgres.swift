@@ -115,9 +115,11 @@ enum PostgresParser {
                 d.set("db.response.status_code", code)
                 d.set("error.type", code ?? "error")
             } else if type == UInt8(ascii: "C") {
-                var m = ByteReader(Array(body))
-                if let tag = m.cString(), let last = tag.split(separator: " ").last, let n = Int(last),
-                   tag.hasPrefix("SELECT") || tag.hasPrefix("FETCH") || tag.hasPrefix("COPY") {
+                // CommandComplete: "SELECT 3", "FETCH 3", "COPY 3" (the last word is the count).
+                let tag = body.prefix { $0 != 0 }
+                if tag.endIndex < body.endIndex, // NUL-terminated
+                   tag.starts(with: "SELECT".utf8) || tag.starts(with: "FETCH".utf8) || tag.starts(with: "COPY".utf8),
+                   let space = tag.lastIndex(of: 32), let n = Int(String(decoding: tag[(space + 1)...], as: UTF8.self)) {
                     rows = (rows ?? 0) + n
                 }
             }

@@ -65,7 +65,8 @@ enum RedisParser {
         let data = c.req?.data ?? []
         let args = argumentRanges(data) ?? []
         func arg(_ k: Int) -> String { String(decoding: data[args[k]], as: UTF8.self) }
-        let cmd = args.isEmpty ? nil : arg(0).uppercased()
+        // Command names are ASCII: upper-cased on bytes (non-ASCII bytes kept as they are).
+        let cmd = args.isEmpty ? nil : String(decoding: data[args[0]].map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
         var d = SpanDraft(name: cmd ?? "redis")
         d.malformed = c.req != nil && cmd == nil
         d.set("db.system.name", "redis")

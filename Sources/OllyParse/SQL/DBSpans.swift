@@ -4,12 +4,16 @@ import OllyNDJSON
 func dbDraft(_ c: ExchangeContext, system: String, namespace: String?, query: String?, summary fallback: String) -> SpanDraft {
     var op: String?
     var coll: String?
-    if let query { (op, coll) = SQLText.operationAndCollection(query) }
-    var d = SpanDraft(name: [op, coll].compactMap { $0 }.joined(separator: " "))
+    var text: String?
+    if let query {
+        let a = c.sql.analysis(query, redact: c.redact)
+        (op, coll, text) = (a.operation, a.collection, a.text)
+    }
+    var d = SpanDraft(name: op.map { o in coll.map { "\(o) \($0)" } ?? o } ?? coll ?? "")
     if d.name.isEmpty { d.name = fallback }
     d.set("db.system.name", system)
     d.set("db.namespace", namespace)
-    if let query { d.set("db.query.text", c.redact ? SQLText.normalize(query) : query) }
+    d.set("db.query.text", text)
     d.set("db.operation.name", op)
     d.set("db.collection.name", coll)
     addPeer(&d, c)
@@ -26,5 +30,37 @@ func addPeer(_ d: inout SpanDraft, _ c: ExchangeContext) {
     if let peer = ex.raddr.map(splitHostPort) {
         d.set("network.peer.address", peer.0)
         d.set("network.peer.port", peer.1)
+    }
+}
+
+/// What a statement's text gives a span (operation, table, the text as reported), kept
+/// per distinct statement: applications send the same statements over and over (prepared
+/// or not), and normalising one costs more than a lookup. Bounded: emptied when full.
+final class SQLCache {
+    struct Analysis {
+        var operation: String?
+        var collection: String?
+        var text: String
+    }
+    var redacted: [String: Analysis] = [:]
+    var verbatim: [String: Analysis] = [:]
+    let capacity: Int
+
+    init(capacity: Int = 4096) { self.capacity = capacity }
+
+    func analysis(_ query: String, redact: Bool) -> Analysis {
+        if let a = redact ? redacted[query] : verbatim[query] { return a }
+        let (op, coll) = SQLText.operationAndCollection(query)
+        let a = Analysis(operation: op, collection: coll, text: redact ? SQLText.normalize(query) : query)
+        // Statements longer than this are rarely repeated verbatim; not worth keeping.
+        guard query.utf8.count <= 4096 else { return a }
+        if redact {
+            if redacted.count >= capacity { redacted.removeAll(keepingCapacity: true) }
+            redacted[query] = a
+        } else {
+            if verbatim.count >= capacity { verbatim.removeAll(keepingCapacity: true) }
+            verbatim[query] = a
+        }
+        return a
     }
 }
