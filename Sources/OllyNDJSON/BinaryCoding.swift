@@ -41,13 +41,7 @@ public struct BinaryWriter: FieldEncoder {
 
     public mutating func sharedFields(_ f: JSONFields) {
         guard let cache, !f.isEmpty else { fields(f); return }
-        if let b = cache.lookup(f) {
-            out.append(b)
-            return
-        }
-        let start = out.count
-        fields(f)
-        cache.store(f, UnsafeRawBufferPointer(start: out.base + start, count: out.count - start))
+        _ = cache.write(f, to: out, encode: { fields(f) })
     }
 
     @inline(__always)

@@ -349,6 +349,19 @@ public final class EncodeCache {
         return nil
     }
 
+    /// Appends the bytes written for `f` before, or runs `encode` (which writes `f` to
+    /// `out`) and keeps what it wrote. True when the bytes came from the cache.
+    func write(_ f: JSONFields, to out: OutputBuffer, encode: () -> Void) -> Bool {
+        if let b = lookup(f) {
+            out.append(b)
+            return true
+        }
+        let start = out.count
+        encode()
+        store(f, UnsafeRawBufferPointer(start: out.base + start, count: out.count - start))
+        return false
+    }
+
     func store(_ f: JSONFields, _ bytes: UnsafeRawBufferPointer) {
         guard let a = Self.address(f) else { return }
         let e = Entry(fields: f, address: a, bytes: Array(bytes))

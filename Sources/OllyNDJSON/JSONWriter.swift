@@ -13,14 +13,7 @@ public struct JSONWriter: FieldEncoder {
 
     public mutating func sharedFields(_ f: JSONFields) {
         guard let cache, !f.isEmpty else { fields(f); return }
-        if let b = cache.lookup(f) {
-            out.append(b)
-            first = false
-            return
-        }
-        let start = out.count
-        fields(f)
-        cache.store(f, UnsafeRawBufferPointer(start: out.base + start, count: out.count - start))
+        if cache.write(f, to: out, encode: { fields(f) }) { first = false }
     }
 
     @inline(__always)

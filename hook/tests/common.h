@@ -66,3 +66,59 @@ static inline int write_full(int fd, const void *buf, size_t n)
 	}
 	return 0;
 }
+
+/* Connections whose serving thread has finished (read to EOF and closed). */
+static int finished_connections;
+
+/* Reads a connection to EOF and closes it (the receiving end of the writers). */
+static inline void *drain_connection(void *arg)
+{
+	int c = (int)(long)arg;
+	char buf[4096];
+	while (read(c, buf, sizeof buf) > 0) {
+	}
+	close(c);
+	__atomic_add_fetch(&finished_connections, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Accepts on a listening socket forever, one detached thread running fn per connection,
+ * with accept4() or (to exercise that hook) plain accept(). */
+struct acceptor_args {
+	int s;
+	int plain;
+	void *(*fn)(void *);
+};
+
+static inline void *accept_loop(void *arg)
+{
+	struct acceptor_args *a = arg;
+	for (;;) {
+		int c = a->plain ? accept(a->s, NULL, NULL) : accept4(a->s, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		pthread_t t;
+		pthread_create(&t, NULL, a->fn, (void *)(long)c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static inline void start_acceptor(int s, void *(*fn)(void *), int plain)
+{
+	static struct acceptor_args a;
+	a.s = s;
+	a.plain = plain;
+	a.fn = fn;
+	pthread_t t;
+	pthread_create(&t, NULL, accept_loop, &a);
+	pthread_detach(t);
+}
+
+/* Waits (bounded: up to ms milliseconds) until want connections have finished; the count. */
+static inline int wait_finished(int want, int ms)
+{
+	for (int i = 0; i < ms && __atomic_load_n(&finished_connections, __ATOMIC_ACQUIRE) < want; i++)
+		usleep(1000);
+	return __atomic_load_n(&finished_connections, __ATOMIC_ACQUIRE);
+}

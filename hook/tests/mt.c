@@ -13,7 +13,6 @@ static int port;
  * its last echo and the process exit while the serving thread was still between that
  * write() and its entry: the echo was on the wire but never reported, and not counted
  * (seen under load: one 100-byte server write missing at the end of its stream). */
-static int served;
 
 static void *serve(void *arg)
 {
@@ -23,21 +22,7 @@ static void *serve(void *arg)
 		if (write_full(c, buf, REQ) < 0)
 			break;
 	close(c);
-	__atomic_add_fetch(&served, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static void *acceptor(void *arg)
-{
-	int s = (int)(long)arg;
-	for (;;) {
-		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		pthread_t t;
-		pthread_create(&t, NULL, serve, (void *)(long)c);
-		pthread_detach(t);
-	}
+	__atomic_add_fetch(&finished_connections, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -62,8 +47,8 @@ static void *client(void *arg)
 int main(void)
 {
 	int s = listen_any(&port);
-	pthread_t a, t[THREADS];
-	pthread_create(&a, NULL, acceptor, (void *)(long)s);
+	pthread_t t[THREADS];
+	start_acceptor(s, serve, 0);
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, client, (void *)i);
 	long total = 0;
@@ -73,9 +58,8 @@ int main(void)
 		total += (long)r;
 	}
 	/* bounded: a serving thread stuck elsewhere must not hang the test */
-	for (int i = 0; i < 30000 && __atomic_load_n(&served, __ATOMIC_ACQUIRE) < THREADS; i++)
-		usleep(1000);
-	if (__atomic_load_n(&served, __ATOMIC_ACQUIRE) < THREADS)
+	int served = wait_finished(THREADS, 30000);
+	if (served < THREADS)
 		fprintf(stderr, "only %d of %d serving threads finished\n", served, THREADS);
 	printf("ok %ld %ld\n", total, total * REQ);
 	return 0;

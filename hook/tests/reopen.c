@@ -10,32 +10,6 @@
 static int port;
 /* connections whose receiving end has read to EOF: main waits for all of them, so the
  * process never exits while a receiving end still has unread bytes */
-static int drained;
-
-static void *drain(void *arg)
-{
-	int c = (int)(long)arg;
-	char buf[256];
-	while (read(c, buf, sizeof buf) > 0) {
-	}
-	close(c);
-	__atomic_add_fetch(&drained, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static void *acceptor(void *arg)
-{
-	int s = (int)(long)arg;
-	for (;;) {
-		int c = accept(s, NULL, NULL);
-		if (c < 0)
-			continue;
-		pthread_t t;
-		pthread_create(&t, NULL, drain, (void *)(long)c);
-		pthread_detach(t);
-	}
-	return NULL;
-}
 
 static void *worker(void *arg)
 {
@@ -70,17 +44,15 @@ static void *worker(void *arg)
 int main(void)
 {
 	int s = listen_any(&port);
-	pthread_t a, t[THREADS];
-	pthread_create(&a, NULL, acceptor, (void *)(long)s);
+	pthread_t t[THREADS];
+	start_acceptor(s, drain_connection, 1);
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	/* three connections per iteration (conn, d, e); bounded wait */
 	int want = 3 * THREADS * PER;
-	for (int i = 0; i < 60000 && __atomic_load_n(&drained, __ATOMIC_ACQUIRE) < want; i++)
-		usleep(1000);
-	int got = __atomic_load_n(&drained, __ATOMIC_ACQUIRE);
+	int got = wait_finished(want, 60000);
 	if (got < want) {
 		fprintf(stderr, "only %d of %d connections drained\n", got, want);
 		return 1;

@@ -18,35 +18,9 @@
 #define SPINNERS 3
 
 static int port;
-static int drained;
 static volatile int stop_spin;
 
 static inline unsigned char pat(uint64_t o) { return (unsigned char)((o * 7 + o / 251) & 0xff); }
-
-static void *drain(void *arg)
-{
-	int c = (int)(long)arg;
-	char buf[4096];
-	while (read(c, buf, sizeof buf) > 0) {
-	}
-	close(c);
-	__atomic_add_fetch(&drained, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static void *acceptor(void *arg)
-{
-	int s = (int)(long)arg;
-	for (;;) {
-		int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		pthread_t t;
-		pthread_create(&t, NULL, drain, (void *)(long)c);
-		pthread_detach(t);
-	}
-	return NULL;
-}
 
 static void *spinner(void *arg)
 {
@@ -88,8 +62,8 @@ static void *writer(void *arg)
 int main(void)
 {
 	int s = listen_any(&port);
-	pthread_t a, sp[SPINNERS], t[WRITERS];
-	pthread_create(&a, NULL, acceptor, (void *)(long)s);
+	pthread_t sp[SPINNERS], t[WRITERS];
+	start_acceptor(s, drain_connection, 0);
 	for (int i = 0; i < SPINNERS; i++)
 		pthread_create(&sp[i], NULL, spinner, NULL);
 	for (long i = 0; i < WRITERS; i++)
@@ -103,9 +77,8 @@ int main(void)
 	stop_spin = 1;
 	for (int i = 0; i < SPINNERS; i++)
 		pthread_join(sp[i], NULL);
-	for (int i = 0; i < 30000 && __atomic_load_n(&drained, __ATOMIC_ACQUIRE) < WRITERS; i++)
-		usleep(1000);
-	if (__atomic_load_n(&drained, __ATOMIC_ACQUIRE) < WRITERS) {
+	int drained = wait_finished(WRITERS, 30000);
+	if (drained < WRITERS) {
 		fprintf(stderr, "only %d of %d connections drained\n", drained, WRITERS);
 		return 4;
 	}
