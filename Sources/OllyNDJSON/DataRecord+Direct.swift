@@ -54,7 +54,8 @@ extension RecordEncoder {
             c = put(c, "\u{05}data\u{07}")
             c = putVarint(c, UInt64(payload.count))
             if let p = payload.baseAddress, payload.count > 0 {
-                c.update(from: p.assumingMemoryBound(to: UInt8.self), count: payload.count)
+                // a plain memcpy (update(from:count:) was a call of its own per record)
+                UnsafeMutableRawPointer(c).copyMemory(from: p, byteCount: payload.count)
                 c += payload.count
             }
             c = put(c, tls ? "\u{04}tls\u{03}\u{00}" : "\u{00}")
@@ -78,7 +79,7 @@ extension RecordWriter {
 @inline(__always)
 private func put(_ c: UnsafeMutablePointer<UInt8>, _ s: StaticString) -> UnsafeMutablePointer<UInt8> {
     let n = s.utf8CodeUnitCount
-    c.update(from: s.utf8Start, count: n)
+    UnsafeMutableRawPointer(c).copyMemory(from: s.utf8Start, byteCount: n)
     return c + n
 }
 
