@@ -1,13 +1,14 @@
 /* Benchmark loop for bench/capture.sh: N write()+read() pairs of SIZE bytes over one
  * loopback TCP connection inside this process. Waits for a line on stdin before
- * starting (so a capture can attach first), prints "SIZE wall_ns cpu_ns ticks" per
+ * starting (so a capture can attach first), prints "SIZE wall_ns cpu_ns watched_ns" per
  * size: wall-clock and CPU time (user + system, the eBPF programs' run included) of
  * this process per pair -- CPU time is what other load on the machine disturbs least --
- * and ticks, the
- * the CPU time (utime + stime, clock ticks) that the process whose pid follows "go" on
- * that line (the capture) used during this size, 0 without one. */
+ * and the CPU time in ns (all threads) that the process whose pid follows "go" on
+ * that line (the capture) used during this size, 0 without one.
+ *   loop N [--wait [SIZE]]   all four sizes (64, 256, 4096, 16384), or only SIZE */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -18,24 +19,34 @@
 #include <time.h>
 #include <unistd.h>
 
-/* utime + stime of pid in clock ticks, 0 if unreadable. */
-static long long cpu_ticks(int pid)
+/* CPU time of pid in ns, all its threads (the first field of each
+ * /proc/PID/task/TID/schedstat: exact, where utime + stime count whole clock ticks);
+ * 0 if unreadable. */
+static long long cpu_of(int pid)
 {
-	char path[64], buf[1024];
+	char path[96];
 	if (pid <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
 		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	unsigned long long ut = 0, st = 0;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (long long)(ut + st);
+	long long sum = 0;
+	struct dirent *t;
+	while ((t = readdir(d))) {
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat", pid, t->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		unsigned long long ns = 0;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += (long long)ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
 }
 
 static long long cpu_ns(void)
@@ -51,7 +62,12 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	int wait = argc > 2 && strcmp(argv[2], "--wait") == 0;
-	int sizes[] = {64, 256, 4096, 16384};
+	int sizes[] = {64, 256, 4096, 16384}, nsizes = 4;
+	if (wait && argc > 3) {
+		sizes[0] = atoi(argv[3]);
+		nsizes = 1;
+		if (sizes[0] <= 0 || sizes[0] > 16384) { fprintf(stderr, "loop: size 1..16384\n"); return 2; }
+	}
 	int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
@@ -68,9 +84,9 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin)) return 1;
 		sscanf(line, "go %d", &watch);
 	}
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < nsizes; k++) {
 		int sz = sizes[k];
-		long long t0 = now(), u0 = cpu_ns(), c0 = cpu_ticks(watch);
+		long long t0 = now(), u0 = cpu_ns(), c0 = cpu_of(watch);
 		for (long i = 0; i < n; i++) {
 			if (write(c, buf, sz) != sz) { perror("write"); return 1; }
 			for (int got = 0; got < sz;) {
@@ -80,7 +96,7 @@ int main(int argc, char **argv)
 			}
 		}
 		long long t1 = now(), u1 = cpu_ns();
-		printf("%d %.1f %.1f %lld\n", sz, (double)(t1 - t0) / n, (double)(u1 - u0) / n, cpu_ticks(watch) - c0);
+		printf("%d %.1f %.1f %lld\n", sz, (double)(t1 - t0) / n, (double)(u1 - u0) / n, cpu_of(watch) - c0);
 		fflush(stdout);
 	}
 	return 0;

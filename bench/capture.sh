@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # eBPF capture overhead, measured in one run against the same work without capture.
 #   bench/capture.sh            (root; make bench-capture builds first)
-#   N=2000000 WRK_SECONDS=10 B=.build/release [BPF_OBJECT=FILE] bench/capture.sh
+#   N=2000000 WRK_SECONDS=10 B=.build/release [BPF_OBJECT=FILE] [SIZES="64 256 4096 16384"] bench/capture.sh
 # 1. write()+read() pairs over loopback TCP (64 B, 256 B, 4 KiB, 16 KiB): uncaptured,
 #    captured (--pid) writing NDJSON, captured writing --format bin, and running while
-#    capture targets another process; events lost from olly-capture's final stats, and
-#    the consumer's CPU (utime + stime from /proc) per pair for each size and per event.
+#    capture targets another process; each size under a capture of its own, so events
+#    handled and lost (olly-capture's final stats) and the consumer's CPU (schedstat, all
+#    threads, while the loop runs) are per size: per pair and per event.
 # 2. nginx serving a 612-byte page under wrk on loopback, with and without capture.
-# Loopback only; bounded in time (about N/2M * 3 min + 2 * WRK_SECONDS).
+# Loopback only; bounded in time (about N/2M * 4 min + 2 * WRK_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000000}
@@ -20,38 +21,39 @@ mkdir -p "$OUT"
 if [ -z "${BPF_OBJECT:-}" ]; then bpf/build.sh "$B/olly.bpf.o"; BPF_OBJECT=$B/olly.bpf.o; fi
 ${CC:-cc} -O2 -o "$OUT/loop" bench/capture-loop.c
 
-# Runs the loop under a capture (mode targeted, bin or untargeted; extra olly-capture
-# options after the mode), or none; prints the loop's lines ("size ns/pair ticks"),
-# then "stats lost events cpu_ticks".
+# Runs the loop at one size under a capture (mode targeted, bin or untargeted; extra
+# olly-capture options after the size), or none; a capture of its own per size, so
+# its final stats count the events and losses of that size alone. Prints the loop's
+# line ("size ns/pair cpu_ns/pair consumer_cpu_ns"), then "stats lost events".
 loop_under() {
-	local mode=$1; shift
+	local mode=$1 size=$2; shift 2
 	rm -f "$OUT/go"; mkfifo "$OUT/go"
-	"$OUT/loop" "$N" --wait < "$OUT/go" > "$OUT/loop.$mode" &
+	"$OUT/loop" "$N" --wait "$size" < "$OUT/go" > "$OUT/loop.$mode" &
 	local loop=$!
 	exec 3> "$OUT/go"
-	local olly=
+	local olly= other=
 	if [ "$mode" != none ]; then
-		local target=$loop other=
+		local target=$loop
 		if [ "$mode" = untargeted ]; then sleep 1000 & other=$!; target=$other; fi
 		"$B/olly-capture" --pid "$target" --stats-interval 0 --bpf-object "$BPF_OBJECT" "$@" 2> "$OUT/err.$mode" | tail -c 65536 > "$OUT/tail.$mode" &
-		olly=$(pgrep -n -f "olly-capture --pid $target " || true)
+		# (the pipeline may not have started it yet: a capture left running would
+		# disturb every later measurement)
+		for _ in $(seq 50); do olly=$(pgrep -n -f "olly-capture --pid $target " || true); [ -n "$olly" ] && break; sleep 0.1; done
 		for _ in $(seq 100); do grep -q '"kind":"proc"' "$OUT/tail.$mode" 2>/dev/null && break; sleep 0.1; done
 		sleep 1
 	fi
 	echo "go ${olly:-0}" >&3; exec 3>&-
 	wait "$loop"
-	local ticks=0
 	if [ -n "$olly" ]; then
-		ticks=$(awk '{print $14 + $15}' "/proc/$olly/stat")
 		kill -INT "$olly"; while kill -0 "$olly" 2>/dev/null; do sleep 0.1; done
 		sleep 0.5
-		[ -n "${other:-}" ] && kill "$other"
+		[ -n "$other" ] && kill "$other"
 	fi
 	cat "$OUT/loop.$mode"
 	if [ -n "$olly" ]; then
 		# The last stats record's lost_events and records_in, in either format (the
 		# tail of a binary stream has no magic: look for the encoded keys).
-		python3 - "$OUT/tail.$mode" "$ticks" <<-'PY'
+		python3 - "$OUT/tail.$mode" <<-'PY'
 		import json, sys
 		b = open(sys.argv[1], "rb").read()
 		def bin_int(key):
@@ -67,39 +69,59 @@ loop_under() {
 		    c = json.loads(lines[-1])["counters"]; lost, n = c["lost_events"], c["records_in"]
 		else:
 		    lost, n = bin_int("lost_events"), bin_int("records_in")
-		print("stats", lost, n, sys.argv[2])
+		print("stats", lost, n)
 		PY
 	fi
 }
 
-echo "capture.sh: $N write+read pairs per size; nginx+wrk ${WRK_SECONDS}s each ($(nproc) CPUs, $(uname -r))"
-loop_under none > "$OUT/r.none"
-loop_under targeted > "$OUT/r.targeted"
-loop_under bin --format bin > "$OUT/r.bin"
-loop_under untargeted > "$OUT/r.untargeted"
+SIZES=${SIZES:-64 256 4096 16384}
+echo "capture.sh: $N write+read pairs per size; nginx+wrk ${WRK_SECONDS}s each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+# Side by side: the four modes one after another at each size.
+for sz in $SIZES; do
+	loop_under none "$sz" > "$OUT/r.none.$sz"
+	loop_under targeted "$sz" > "$OUT/r.targeted.$sz"
+	loop_under bin "$sz" --format bin > "$OUT/r.bin.$sz"
+	loop_under untargeted "$sz" > "$OUT/r.untargeted.$sz"
+done
 
-hz=$(getconf CLK_TCK)
-col() { awk -v s="$2" -v c="$3" '$1==s{print $c}' "$OUT/r.$1"; }
+col() { awk -v s="$2" -v c="$3" '$1==s{print $c}' "$OUT/r.$1.$2"; }
+stat() { awk -v c="$3" '$1=="stats"{print $c}' "$OUT/r.$1.$2"; }
 printf '\nCPU ns of the loop per write+read pair (eBPF programs included); + is the difference\n'
 printf 'to uncaptured; cons. is olly-capture'"'"'s CPU per pair (NDJSON, binary output)\n'
 printf '%-6s %8s %8s %8s %8s %8s %8s %8s %9s %9s\n' size base ndjson bin untarg "+ndjson" "+bin" "+untarg" "cons.ndj" "cons.bin"
-for sz in 64 256 4096 16384; do
+for sz in $SIZES; do
 	b=$(col none $sz 3); t=$(col targeted $sz 3); y=$(col bin $sz 3); u=$(col untargeted $sz 3)
-	ct=$(echo "scale=0; $(col targeted $sz 4) * 1000000000 / $hz / $N" | bc)
-	cy=$(echo "scale=0; $(col bin $sz 4) * 1000000000 / $hz / $N" | bc)
+	ct=$(echo "scale=0; $(col targeted $sz 4) / $N" | bc)
+	cy=$(echo "scale=0; $(col bin $sz 4) / $N" | bc)
 	printf '%-6s %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %9s %9s\n' "$sz" "$b" "$t" "$y" "$u" \
 		"$(echo "$t - $b" | bc)" "$(echo "$y - $b" | bc)" "$(echo "$u - $b" | bc)" "$ct" "$cy"
 done
 printf '\nwall-clock ns per pair (disturbed by whatever else runs on the machine)\n'
 printf '%-6s %8s %8s %8s %8s\n' size base ndjson bin untarg
-for sz in 64 256 4096 16384; do
+for sz in $SIZES; do
 	printf '%-6s %8.0f %8.0f %8.0f %8.0f\n' "$sz" "$(col none $sz 2)" "$(col targeted $sz 2)" "$(col bin $sz 2)" "$(col untargeted $sz 2)"
 done
+printf '\nevents per size (a capture of its own each): handled, lost (%% of handled + lost),\n'
+printf 'and olly-capture'"'"'s CPU ns per handled event\n'
+printf '%-6s %10s %9s %7s %7s  %10s %9s %7s %7s\n' size "ndj.ev" "ndj.lost" "lost%" "ns/ev" "bin.ev" "bin.lost" "lost%" "ns/ev"
+for sz in $SIZES; do
+	line=$(printf '%-6s' "$sz")
+	for m in targeted bin; do
+		ev=$(stat $m $sz 3); lost=$(stat $m $sz 2)
+		line+=$(printf ' %10s %9s %7s %7s ' "$ev" "$lost" \
+			"$(echo "scale=2; 100 * $lost / ($ev + $lost)" | bc)" "$(echo "scale=0; $(col $m $sz 4) / $ev" | bc)")
+	done
+	echo "$line"
+done
 for m in targeted bin; do
-	read -r _ lost events ticks < <(grep '^stats' "$OUT/r.$m")
-	echo "captured run ($m): $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ticks * 1000000000 / $hz / $events" | bc) ns/event"
+	events=0 lost=0 ns=0
+	for sz in $SIZES; do
+		events=$((events + $(stat $m $sz 3))); lost=$((lost + $(stat $m $sz 2))); ns=$((ns + $(col $m $sz 4)))
+	done
+	echo "captured run ($m): $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ns / $events" | bc) ns/event"
 done
 echo "(each pair is one captured write and one captured read: 2 data events at 64 and 256 B when nothing is lost)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # nginx under wrk.
 port=18931
@@ -118,7 +140,7 @@ p99() { awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v
 wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" > /dev/null # warm-up
 wrk_run base
 "$B/olly-capture" --pid "$ng" --stats-interval 0 --bpf-object "$BPF_OBJECT" 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
-olly=$(pgrep -n -f "olly-capture --pid $ng " || true)
+for _ in $(seq 50); do olly=$(pgrep -n -f "olly-capture --pid $ng " || true); [ -n "$olly" ] && break; sleep 0.1; done
 sleep 2
 wrk_run captured
 kill -INT "$olly"; while kill -0 "$olly" 2>/dev/null; do sleep 0.1; done

@@ -38,6 +38,8 @@ struct ring {
 	const unsigned long *producer_pos;
 	const uint8_t *data;
 	uint64_t mask;
+	unsigned long next; /* first record not yet handed out (>= *consumer_pos) */
+	unsigned long waited_at; /* next when olly_bpf_wait last found the ring empty */
 };
 
 struct olly_bpf {
@@ -186,6 +188,7 @@ static int ring_map(struct ring *r, int fd, uint32_t size)
 	r->producer_pos = r->prod_area;
 	r->data = (const uint8_t *)r->prod_area + r->page;
 	r->mask = size - 1;
+	r->next = r->waited_at = *r->consumer_pos;
 	return 0;
 }
 
@@ -203,7 +206,7 @@ static void ring_unmap(struct ring *r)
 static int ring_consume(struct olly_bpf *h)
 {
 	struct ring *r = &h->rb;
-	unsigned long cons = *r->consumer_pos, published = cons;
+	unsigned long cons = r->next, published = *r->consumer_pos;
 	const unsigned long every = (r->mask + 1) / 8;
 	for (;;) {
 		unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
@@ -231,9 +234,68 @@ static int ring_consume(struct olly_bpf *h)
 		}
 	}
 out:
+	r->next = cons;
 	if (cons != published)
 		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
 	return h->count;
+}
+
+int olly_bpf_batch(struct olly_bpf *h, const void **recs, uint32_t *sizes, int max)
+{
+	struct ring *r = &h->rb;
+	unsigned long cons = r->next, start = r->next, span = (r->mask + 1) / 8;
+	unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	int n = 0;
+	/* at most an eighth of the ring held back from the producer per batch */
+	while (n < max && cons < prod && cons - start < span) {
+		const uint8_t *rec = r->data + (cons & r->mask);
+		uint32_t len = __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE);
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break;
+		uint32_t body = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		cons += (body + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			recs[n] = rec + BPF_RINGBUF_HDR_SZ;
+			sizes[n] = body;
+			n++;
+		}
+	}
+	r->next = cons;
+	return n;
+}
+
+void olly_bpf_release(struct olly_bpf *h)
+{
+	struct ring *r = &h->rb;
+	if (r->next != *r->consumer_pos)
+		__atomic_store_n(r->consumer_pos, r->next, __ATOMIC_RELEASE);
+}
+
+int olly_bpf_wait(struct olly_bpf *h, int timeout_ms)
+{
+	struct ring *r = &h->rb;
+	int64_t deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000LL;
+	/* Records are submitted with BPF_RB_NO_WAKEUP (see olly_bpf_poll): the ring is
+	 * checked on a timer, 1 ms while little comes. A producer that filled an eighth of
+	 * the ring since the last wait could fill the rest within a few such periods (16 KiB
+	 * write+read pairs on loopback make about 8 GB/s of records): then the period is
+	 * 100 us, 250 us after a 64th. */
+	unsigned long moved = r->next - r->waited_at, size = r->mask + 1;
+	long period = moved >= size / 8 ? 100000 : moved >= size / 64 ? 250000 : 1000000;
+	for (;;) {
+		/* a record not yet handed out, and written (a reserved one may belong to a
+		 * preempted uprobe program: no busy loop on it) */
+		if (__atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE) > r->next &&
+		    !(__atomic_load_n((const uint32_t *)(r->data + (r->next & r->mask)), __ATOMIC_ACQUIRE) & BPF_RINGBUF_BUSY_BIT))
+			return 1;
+		r->waited_at = r->next;
+		if (timeout_ms == 0 || (timeout_ms > 0 && clock_ns(CLOCK_MONOTONIC) >= deadline))
+			return 0;
+		struct timespec ts = {0, period};
+		if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+			return -EINTR;
+		period = 1000000;
+	}
 }
 
 static int add_link(struct olly_bpf *h, struct bpf_link *l)

@@ -63,7 +63,7 @@ public final class OutputBuffer {
     }
 
     /// Overwrites 4 bytes at `offset` with `v` little-endian (frame length patching).
-    
+    @inline(__always)
     public func patchUInt32LE(at offset: Int, _ v: UInt32) {
         base[offset] = UInt8(truncatingIfNeeded: v)
         base[offset + 1] = UInt8(truncatingIfNeeded: v >> 8)

@@ -21,8 +21,14 @@ import Testing
 
     @Test(arguments: RecordFormat.allCases)
     func sameBytesAsTheGeneralEncoder(_ format: RecordFormat) throws {
-        let numbers: [Int64] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1 << 31, 1_763_790_000_123_456_789,
+        var numbers: [Int64] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1 << 31, 1_763_790_000_123_456_789,
                                 Int64.max, -1, -10, -1_000_001, Int64.min + 1]
+        // every digit count, at its edges (the integers are written 8 digits per division)
+        var p: Int64 = 10
+        for _ in 1...18 {
+            numbers += [p - 1, p, p + 1, -p, p / 3 * 10]
+            p = p &* 10
+        }
         var seed: UInt64 = 7
         func rnd() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 11 }
         var checked = 0
@@ -39,6 +45,7 @@ import Testing
             }
         }
         #expect(checked == 14 * numbers.count)
+        #expect(numbers.count == 17 + 18 * 5)
     }
 
     /// Several records in a row, binary magic once, decoded back to the same records.

@@ -69,6 +69,20 @@ typedef int (*olly_event_cb)(void *ctx, const void *event, size_t size);
  * -EINTR when a signal interrupted the wait. */
 int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ctx);
 
+/* Batched reading, without a call per event (what olly-capture uses): up to max
+ * committed records (and about an eighth of the ring), in order, read in place -- pointers (at struct olly_hdr) and
+ * sizes into recs and sizes. Returns how many (0: none ready). Their space is not given
+ * back to the kernel, so they stay valid and unchanged, until olly_bpf_release, which
+ * releases every record handed out so far. Do not mix with olly_bpf_poll between a
+ * batch and its release. */
+int olly_bpf_batch(struct olly_bpf *h, const void **recs, uint32_t *sizes, int max);
+void olly_bpf_release(struct olly_bpf *h);
+
+/* Waits up to timeout_ms (< 0: no limit; 0: just checks) for a record not yet handed
+ * out, checking every ~1 ms. Returns 1 when one is there, 0 at the timeout, -EINTR when
+ * a signal interrupted the wait. */
+int olly_bpf_wait(struct olly_bpf *h, int timeout_ms);
+
 /* Ring-buffer events lost (reservation failures), per CPU. Fills up to ncpu
  * entries of per_cpu (may be NULL), returns the total (or < 0 on error). */
 int64_t olly_bpf_lost(struct olly_bpf *h, uint64_t *per_cpu, int ncpu);
