@@ -450,7 +450,12 @@ public final class LiveCapture {
         if seen.contains(pid) { return }
         seen.insert(pid)
         procsSeen += 1
-        try writer.write(.proc(ProcInfo.read(pid: pid).record(ts: ts)))
+        var info = ProcInfo.read(pid: pid)
+        // A short-lived process may be gone (reaped) by the time its first event is read.
+        // With --comm the kernel let the event through only because the task's name was
+        // that one, so the name is known even then.
+        if info.comm == nil, let c = options.comm { info.comm = c }
+        try writer.write(.proc(info.record(ts: ts)))
     }
 
     /// Attaches uprobes to the libssl a process maps (after an exec, its libraries are
