@@ -27,6 +27,16 @@ def free_port(kind=socket.SOCK_STREAM):
     return p
 
 
+def stop_stdin_server(server):
+    """Stops a helper server that runs until its stdin closes (killed if it takes over 10 s)."""
+    server.stdin.close()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def wait_port(port, timeout=15):
     end = time.time() + timeout
     while time.time() < end:
@@ -650,12 +660,7 @@ def mongo_fixture():
                     "c.shop.users.find_one({'_id': 1}); c.close()" % rec.port])
         rec.finish()
     finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_stdin_server(server)
 
 
 def nghttpd(root, www, *args, tls=()):
@@ -786,12 +791,7 @@ def grpc_fixture():
                    env=dict(os.environ, GRPC_ENABLE_FORK_SUPPORT="0"))
         rec.finish()
     finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_stdin_server(server)
 
 
 if __name__ == "__main__":

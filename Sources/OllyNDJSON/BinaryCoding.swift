@@ -188,17 +188,7 @@ public struct BinaryScanner: FieldDecoder {
     }
 
     public mutating func readRepeatedFields() throws(DecodeError) -> JSONFields {
-        guard let cache else { return try readFields() }
-        if let (f, l) = cache.hit(p + position, available: n - position) {
-            // A whole object value, so the containers are as they were before it.
-            position += l
-            lastKey = (0, 0)
-            return f
-        }
-        let start = position
-        let f = try readFields()
-        cache.store(p + start, count: position - start, f)
-        return f
+        try readFields(caching: cache, base: p, end: n) { $0.lastKey = (0, 0) }
     }
 
     public func error(_ message: String) -> DecodeError {

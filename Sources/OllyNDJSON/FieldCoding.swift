@@ -44,8 +44,9 @@ public struct Key {
     }
 }
 
-/// The attribute names Olly's stages write that do not fit in a small string: decoding
-/// them allocates nothing (the strings are literals, never freed).
+/// The attribute names Olly's stages write that do not fit in a small string, and a few
+/// common resource names of other producers: decoding them allocates nothing (the
+/// strings are literals, never freed).
 enum AttributeNames {
     static let names: [String] = [
         "db.collection.name", "db.operation.name", "db.response.returned_rows", "db.response.status_code",
@@ -182,6 +183,24 @@ public protocol FieldDecoder {
 
 extension FieldDecoder {
     public mutating func readRepeatedFields() throws(DecodeError) -> JSONFields { try readFields() }
+
+    /// `readRepeatedFields` for a scanner over `base[0..<end]`: an object whose bytes are in
+    /// `cache` is skipped whole (`skipped` then resets what the scanner remembers of the
+    /// last key), any other is decoded and kept there.
+    mutating func readFields(caching cache: DecodeCache?, base: UnsafePointer<UInt8>, end: Int,
+                             skipped: (inout Self) -> Void) throws(DecodeError) -> JSONFields {
+        guard let cache else { return try readFields() }
+        if let (f, l) = cache.hit(base + position, available: end - position) {
+            // A whole object value, so the containers are as they were before it.
+            position += l
+            skipped(&self)
+            return f
+        }
+        let start = position
+        let f = try readFields()
+        cache.store(base + start, count: position - start, f)
+        return f
+    }
 }
 
 /// The repeated values decoded last (see `FieldDecoder.readRepeatedFields`): a few, since

@@ -31,7 +31,7 @@ public struct ParseStage: Stage {
     var redis: [Int64: RedisState] = [:]
     var mysql: [Int64: MySQLState] = [:]
     var connOrder: [Int64] = []
-    let sql = SQLCache()
+    let sql: SQLCache
     var spans: Int64 = 0
     var setupExchanges: Int64 = 0
     var malformed: Int64 = 0
@@ -39,7 +39,10 @@ public struct ParseStage: Stage {
     var evictedProcs: Int64 = 0
     var evictedConns: Int64 = 0
 
-    public init(options: ParseOptions = ParseOptions()) { self.options = options }
+    public init(options: ParseOptions = ParseOptions()) {
+        self.options = options
+        sql = SQLCache(redact: options.redact)
+    }
 
     public var counters: [(String, Int64)] {
         [("spans", spans), ("setup_exchanges", setupExchanges), ("malformed_exchanges", malformed),

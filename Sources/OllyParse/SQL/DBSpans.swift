@@ -6,7 +6,7 @@ func dbDraft(_ c: ExchangeContext, system: String, namespace: String?, query: St
     var coll: String?
     var text: String?
     if let query {
-        let a = c.sql.analysis(query, redact: c.redact)
+        let a = c.sql.analysis(query)
         (op, coll, text) = (a.operation, a.collection, a.text)
     }
     var d = SpanDraft(name: op.map { o in coll.map { "\(o) \($0)" } ?? o } ?? coll ?? "")
@@ -42,25 +42,24 @@ final class SQLCache {
         var collection: String?
         var text: String
     }
-    var redacted: [String: Analysis] = [:]
-    var verbatim: [String: Analysis] = [:]
+    var analyses: [String: Analysis] = [:]
+    /// Literals replaced in `text` (the stage's redaction, fixed for its life).
+    let redact: Bool
     let capacity: Int
 
-    init(capacity: Int = 4096) { self.capacity = capacity }
+    init(redact: Bool, capacity: Int = 4096) {
+        self.redact = redact
+        self.capacity = capacity
+    }
 
-    func analysis(_ query: String, redact: Bool) -> Analysis {
-        if let a = redact ? redacted[query] : verbatim[query] { return a }
+    func analysis(_ query: String) -> Analysis {
+        if let a = analyses[query] { return a }
         let (op, coll) = SQLText.operationAndCollection(query)
         let a = Analysis(operation: op, collection: coll, text: redact ? SQLText.normalize(query) : query)
         // Statements longer than this are rarely repeated verbatim; not worth keeping.
         guard query.utf8.count <= 4096 else { return a }
-        if redact {
-            if redacted.count >= capacity { redacted.removeAll(keepingCapacity: true) }
-            redacted[query] = a
-        } else {
-            if verbatim.count >= capacity { verbatim.removeAll(keepingCapacity: true) }
-            verbatim[query] = a
-        }
+        if analyses.count >= capacity { analyses.removeAll(keepingCapacity: true) }
+        analyses[query] = a
         return a
     }
 }
