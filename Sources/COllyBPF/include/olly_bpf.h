@@ -63,15 +63,15 @@ int olly_bpf_remove_pid(struct olly_bpf *h, int pid);
  * to continue, non-zero to stop this poll (the value is returned by olly_bpf_poll). */
 typedef int (*olly_event_cb)(void *ctx, const void *event, size_t size);
 
-/* Drains available events; if none, waits up to timeout_ms (polling every ~1 ms:
- * events are submitted without wake-ups) for some. timeout_ms < 0: wait until at
+/* Drains available events; if none, waits up to timeout_ms for some (as
+ * olly_bpf_wait does: events are submitted without wake-ups). timeout_ms < 0: wait until at
  * least one. Returns events handled (>= 0), the callback's non-zero value, or
  * -EINTR when a signal interrupted the wait. */
 int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ctx);
 
 /* Batched reading, without a call per event (what olly-capture uses): up to max
- * committed records (and about an eighth of the ring), in order, read in place -- pointers (at struct olly_hdr) and
- * sizes into recs and sizes. Returns how many (0: none ready). Their space is not given
+ * committed records (and about an eighth of the ring), in order, read in place --
+ * pointers (at struct olly_hdr) and sizes into recs and sizes. Returns how many (0: none ready). Their space is not given
  * back to the kernel, so they stay valid and unchanged, until olly_bpf_release, which
  * releases every record handed out so far. Do not mix with olly_bpf_poll between a
  * batch and its release. */
