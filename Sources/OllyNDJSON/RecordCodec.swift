@@ -68,6 +68,8 @@ public struct RecordEncoder {
     var wroteMagic = false
     /// Span resources repeat record after record: their bytes are written once.
     let cache = EncodeCache()
+    /// The connection fields and timestamp digits of `data` records written before.
+    let dataText = DataTextCache()
 
     public init(format: RecordFormat, out: OutputBuffer) {
         self.format = format

@@ -48,6 +48,49 @@ import Testing
         #expect(numbers.count == 17 + 18 * 5)
     }
 
+    /// One encoder writing many records: the connection fields and timestamp digits it
+    /// keeps from earlier records (cids sharing a slot, a cid whose pid or tid changed,
+    /// timestamps crossing a 10^8 boundary, small and negative ones) never leak into a
+    /// record they do not belong to.
+    @Test(arguments: RecordFormat.allCases)
+    func repeatedFieldsInARowMatchTheGeneralEncoder(_ format: RecordFormat) throws {
+        var direct = RecordEncoder(format: format, out: OutputBuffer(capacity: 64))
+        var general = RecordEncoder(format: format, out: OutputBuffer(capacity: 64))
+        var seed: UInt64 = 11
+        func rnd(_ n: UInt64) -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return (seed >> 11) % n }
+        let cids: [Int64] = [1, 2, 17, 33, 18, 1 << 32 + 1, Int64.max, -1, 0, 16]
+        var ts: Int64 = 1_763_790_000_099_999_990
+        var written = 0, at = 0
+        for i in 0..<3000 {
+            let cid = cids[Int(rnd(UInt64(cids.count)))]
+            let pid = Int(rnd(4) == 0 ? rnd(3) + 100 : 100)
+            let tid = Int64(pid) + Int64(rnd(8) == 0 ? 1 : 0)
+            switch rnd(20) {
+            case 0: ts = Int64(rnd(200_000_000)) // around 10^8
+            case 1: ts = -Int64(rnd(1000))
+            case 2: ts = 1_763_790_000_099_999_990
+            default: ts += Int64(rnd(5))
+            }
+            let len = Int(rnd(40))
+            let r = DataRecord(ts: ts, cid: cid, pid: pid, tid: Int(tid), dir: i % 2 == 0 ? .out : .in,
+                               off: Int64(i), len: Int64(len + 3), data: (0..<len).map { _ in UInt8(rnd(256)) }, tls: false)
+            r.data.withUnsafeBytes {
+                direct.appendData(ts: r.ts, cid: r.cid, pid: Int64(r.pid), tid: tid, dir: r.dir,
+                                  off: r.off, len: r.len, payload: $0, tls: r.tls)
+            }
+            general.append(.data(r))
+            written += 1
+            let d = Array(UnsafeBufferPointer(start: direct.out.base + at, count: direct.out.count - at))
+            let g = Array(UnsafeBufferPointer(start: general.out.base + at, count: general.out.count - at))
+            at = general.out.count
+            if d != g {
+                Issue.record("record \(i) (cid \(cid), pid \(pid), tid \(tid), ts \(ts)) differs from byte \(zip(d, g).prefix { $0 == $1 }.count)")
+                return
+            }
+        }
+        #expect(written == 3000)
+    }
+
     /// Several records in a row, binary magic once, decoded back to the same records.
     @Test(arguments: RecordFormat.allCases)
     func decodesBack(_ format: RecordFormat) throws {
