@@ -64,6 +64,15 @@ static size_t encode_vbmi(const uint8_t *src, size_t n, uint8_t *dst) {
         __m512i v = _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(spread, in));
         _mm512_storeu_si512((void *)dst, _mm512_permutexvar_epi8(v, lookup));
     }
+    /* the whole groups left (fewer than 16), read and written under masks: no SSSE3
+     * or scalar steps for the tail of every record */
+    size_t g = (n - i) / 3 * 3;
+    if (g) {
+        __m512i in = _mm512_maskz_loadu_epi8((1ULL << g) - 1, src + i);
+        __m512i v = _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(spread, in));
+        _mm512_mask_storeu_epi8((void *)dst, (1ULL << (g / 3 * 4)) - 1, _mm512_permutexvar_epi8(v, lookup));
+        i += g;
+    }
     return i;
 }
 
@@ -99,7 +108,7 @@ static size_t encode_ssse3(const uint8_t *src, size_t n, uint8_t *dst) {
 void olly_b64_encode(const uint8_t *src, size_t n, uint8_t *dst) {
     size_t i = 0;
 #if defined(__x86_64__)
-    if (enc_vbmi_ok && n >= 48) {
+    if (enc_vbmi_ok && n >= 3) {
         i = encode_vbmi(src, n, dst);
         dst += i / 3 * 4;
     }
