@@ -7,6 +7,7 @@
 #    capture targets another process; each size under a capture of its own, so events
 #    handled and lost (olly-capture's final stats) and the consumer's CPU (schedstat, all
 #    threads, while the loop runs) are per size: per pair and per event.
+#    Then the data-record encoder alone per size (olly-bench append-data).
 # 2. nginx serving a 612-byte page under wrk on loopback, with and without capture.
 # Loopback only; bounded in time (about N/2M * 4 min + 2 * WRK_SECONDS).
 set -euo pipefail
@@ -122,6 +123,15 @@ for m in targeted bin; do
 done
 echo "(each pair is one captured write and one captured read: 2 data events at 64 and 256 B when nothing is lost)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+# What of the consumer's time per event is the encoding itself (payload in cache, no
+# ring buffer, no output): the rest is fetching records written on another CPU, the
+# pipe, and the wake-ups.
+if [ -x "$B/olly-bench" ]; then
+	printf '\nthe data-record encoder alone (olly-bench append-data), ns per record\n%-6s %8s %8s\n' size ndjson bin
+	for sz in $SIZES; do
+		printf '%-6s %8s %8s\n' "$sz" "$("$B/olly-bench" append-data 2000000 "$sz" ndjson)" "$("$B/olly-bench" append-data 2000000 "$sz" bin)"
+	done
+fi
 
 # nginx under wrk.
 port=18931

@@ -5,7 +5,9 @@
 //   olly-bench decode    < input                      read + decode every record
 //   olly-bench roundtrip [ndjson|bin] < input         read + decode + re-encode
 //
-// decode/roundtrip print one line: records bytes seconds.
+//   olly-bench append-data COUNT SIZE [ndjson|bin]     capture's data-record encoder alone
+//
+// decode/roundtrip print one line: records bytes seconds; append-data: ns per record.
 import COllySupport
 import Glibc
 import OllyNDJSON
@@ -133,13 +135,42 @@ func run(encodeTo format: RecordFormat?) {
     print(records, reader.bytesRead, payload, dt)
 }
 
+/// olly-capture's per-event encoding (RecordEncoder.appendData) without the ring buffer
+/// or the output: two connections alternating, as a process's two ends of a loopback
+/// connection do, a payload in cache; the buffer emptied every 256 KiB.
+func appendData(_ a: [String]) {
+    guard a.count >= 2, let count = Int(a[0]), let size = Int(a[1]), count > 0, size >= 0 else {
+        fail("usage: olly-bench append-data COUNT SIZE [ndjson|bin]")
+    }
+    let format = a.count > 2 ? RecordFormat(rawValue: a[2]) ?? .ndjson : .ndjson
+    let out = OutputBuffer(capacity: 1 << 19)
+    var enc = RecordEncoder(format: format, out: out)
+    let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    var ts: Int64 = 1_764_900_000_000_000_000
+    var off: [Int64] = [0, 0]
+    let t0 = now()
+    payload.withUnsafeBytes { p in
+        for i in 0..<count {
+            let k = i & 1
+            ts += 1100
+            enc.appendData(ts: ts, cid: Int64(7 + k), pid: 41_234, tid: 41_234, dir: k == 0 ? .out : .in,
+                           off: off[k], len: Int64(size), payload: p, tls: false)
+            off[k] += Int64(size)
+            if out.count > 1 << 18 { out.removeAll() }
+        }
+    }
+    let ns: Double = (now() - t0) * 1e9 / Double(count)
+    print(Double(Int(ns * 10)) / 10)
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "gen": gen(Array(args.dropFirst()))
 case "gen-exchanges": genExchanges(Array(args.dropFirst()))
+case "append-data": appendData(Array(args.dropFirst()))
 case "decode": run(encodeTo: nil)
 case "roundtrip":
     let f = args.count > 1 ? RecordFormat(rawValue: args[1]) : nil
     run(encodeTo: f ?? .ndjson)
-default: fail("usage: olly-bench gen|decode|roundtrip")
+default: fail("usage: olly-bench gen|gen-exchanges|decode|roundtrip|append-data")
 }
