@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # eBPF capture overhead, measured in one run against the same work without capture.
 #   bench/capture.sh            (root; make bench-capture builds first)
-#   N=2000000 WRK_SECONDS=10 B=.build/release [BPF_OBJECT=FILE] [SIZES="64 256 4096 16384"] bench/capture.sh
+#   N=2000000 WRK_SECONDS=10 ROUNDS=1 B=.build/release [BPF_OBJECT=FILE] [SIZES="64 256 4096 16384"] bench/capture.sh
 # 1. write()+read() pairs over loopback TCP (64 B, 256 B, 4 KiB, 16 KiB): uncaptured,
 #    captured (--pid) writing NDJSON, captured writing --format bin, and running while
 #    capture targets another process; each size under a capture of its own, so events
@@ -9,7 +9,8 @@
 #    threads, while the loop runs) are per size: per pair and per event.
 #    Then the data-record encoder alone per size (olly-bench append-data).
 # 2. nginx serving a 612-byte page under wrk on loopback, with and without capture.
-# Loopback only; bounded in time (about N/2M * 4 min + 2 * WRK_SECONDS).
+# ROUNDS > 1 repeats both parts in turn and reports medians (see below).
+# Loopback only; bounded in time (about ROUNDS * (N/2M * 4 min + 2 * WRK_SECONDS + 5 s)).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000000}
@@ -78,11 +79,23 @@ loop_under() {
 SIZES=${SIZES:-64 256 4096 16384}
 echo "capture.sh: $N write+read pairs per size; nginx+wrk ${WRK_SECONDS}s each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 # Side by side: the four modes one after another at each size.
+# With ROUNDS > 1 the four modes run ROUNDS times in turn at each size and each mode's
+# round with the median loop CPU per pair (column 3) stands for it in the tables; the
+# "all rounds" lines sum events, losses and consumer CPU over every round.
+ROUNDS=${ROUNDS:-1}
+median_round() { # mode size: the median round's file becomes r.MODE.SIZE
+	local pick
+	pick=$(for r in $(seq "$ROUNDS"); do echo "$(awk -v s="$2" '$1==s{print $3}' "$OUT/r.$1.$2.$r") $r"; done | sort -g | awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR==m{print $2}')
+	cp "$OUT/r.$1.$2.$pick" "$OUT/r.$1.$2"
+}
 for sz in $SIZES; do
-	loop_under none "$sz" > "$OUT/r.none.$sz"
-	loop_under targeted "$sz" > "$OUT/r.targeted.$sz"
-	loop_under bin "$sz" --format bin > "$OUT/r.bin.$sz"
-	loop_under untargeted "$sz" > "$OUT/r.untargeted.$sz"
+	for r in $(seq "$ROUNDS"); do
+		loop_under none "$sz" > "$OUT/r.none.$sz.$r"
+		loop_under targeted "$sz" > "$OUT/r.targeted.$sz.$r"
+		loop_under bin "$sz" --format bin > "$OUT/r.bin.$sz.$r"
+		loop_under untargeted "$sz" > "$OUT/r.untargeted.$sz.$r"
+	done
+	for m in none targeted bin untargeted; do median_round $m "$sz"; done
 done
 
 col() { awk -v s="$2" -v c="$3" '$1==s{print $c}' "$OUT/r.$1.$2"; }
@@ -116,10 +129,12 @@ for sz in $SIZES; do
 done
 for m in targeted bin; do
 	events=0 lost=0 ns=0
-	for sz in $SIZES; do
-		events=$((events + $(stat $m $sz 3))); lost=$((lost + $(stat $m $sz 2))); ns=$((ns + $(col $m $sz 4)))
-	done
-	echo "captured run ($m): $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ns / $events" | bc) ns/event"
+	for sz in $SIZES; do for r in $(seq "$ROUNDS"); do
+		f=$OUT/r.$m.$sz.$r
+		events=$((events + $(awk '$1=="stats"{print $3}' "$f"))); lost=$((lost + $(awk '$1=="stats"{print $2}' "$f")))
+		ns=$((ns + $(awk -v s="$sz" '$1==s{print $4}' "$f")))
+	done; done
+	echo "all rounds ($m): $events events, $lost lost ($(echo "scale=3; 100 * $lost / ($events + $lost)" | bc)%), consumer CPU $(echo "scale=0; $ns / $events" | bc) ns/event"
 done
 echo "(each pair is one captured write and one captured read: 2 data events at 64 and 256 B when nothing is lost)"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -148,15 +163,27 @@ wrk_run() { wrk -t1 -c32 -d"${WRK_SECONDS}s" --latency "http://127.0.0.1:$port/"
 rps() { awk '/Requests\/sec/{print $2}' "$OUT/wrk.$1"; }
 p99() { awk '$1=="99%"{v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$OUT/wrk.$1"; }
 wrk -t1 -c32 -d2s "http://127.0.0.1:$port/" > /dev/null # warm-up
-wrk_run base
-"$B/olly-capture" --pid "$ng" --stats-interval 0 --bpf-object "$BPF_OBJECT" 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
-for _ in $(seq 50); do olly=$(pgrep -n -f "olly-capture --pid $ng " || true); [ -n "$olly" ] && break; sleep 0.1; done
-sleep 2
-wrk_run captured
-kill -INT "$olly"; while kill -0 "$olly" 2>/dev/null; do sleep 0.1; done
+# Uncaptured and captured in turn, ROUNDS times (the machine's speed drifts between
+# runs ten seconds apart): the median ratio of each pair counts.
+lost=0
+for r in $(seq "$ROUNDS"); do
+	wrk_run "base.$r"
+	"$B/olly-capture" --pid "$ng" --stats-interval 0 --bpf-object "$BPF_OBJECT" 2> "$OUT/err.nginx" | tail -c 65536 > "$OUT/tail.nginx" &
+	for _ in $(seq 50); do olly=$(pgrep -n -f "olly-capture --pid $ng " || true); [ -n "$olly" ] && break; sleep 0.1; done
+	sleep 2
+	wrk_run "captured.$r"
+	kill -INT "$olly"; while kill -0 "$olly" 2>/dev/null; do sleep 0.1; done
+	sleep 0.5
+	lost=$((lost + $(grep '"kind":"stats"' "$OUT/tail.nginx" | tail -1 | jq '.counters.lost_events')))
+done
 kill -QUIT "$ng"; wait "$ng" 2>/dev/null || true
-lost=$(grep '"kind":"stats"' "$OUT/tail.nginx" | tail -1 | jq '.counters.lost_events')
-printf '\nnginx+wrk   %12s %12s %8s\n' base captured ratio
-printf 'req/s       %12s %12s %8.3f\n' "$(rps base)" "$(rps captured)" "$(echo "scale=4; $(rps captured) / $(rps base)" | bc)"
-printf 'p99 ms      %12s %12s %8.3f\n' "$(p99 base)" "$(p99 captured)" "$(echo "scale=4; $(p99 captured) / $(p99 base)" | bc)"
+printf '\nnginx+wrk %5s %12s %12s %8s %9s %9s %8s\n' round "req/s base" captured ratio "p99 base" captured ratio
+for r in $(seq "$ROUNDS"); do
+	printf '          %5s %12s %12s %8.3f %9s %9s %8.3f\n' "$r" "$(rps base.$r)" "$(rps captured.$r)" \
+		"$(echo "scale=4; $(rps captured.$r) / $(rps base.$r)" | bc)" "$(p99 base.$r)" "$(p99 captured.$r)" \
+		"$(echo "scale=4; $(p99 captured.$r) / $(p99 base.$r)" | bc)"
+done | tee "$OUT/nginx.rounds"
+printf 'median      req/s ratio %.3f, p99 ratio %.3f\n' \
+	"$(awk '{print $4}' "$OUT/nginx.rounds" | sort -g | awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR==m')" \
+	"$(awk '{print $7}' "$OUT/nginx.rounds" | sort -g | awk -v m=$(( (ROUNDS + 1) / 2 )) 'NR==m')"
 echo "nginx capture: $lost events lost"

@@ -157,10 +157,13 @@ struct {
 } tstate SEC(".maps");
 
 /* Per-CPU staging for variable-size data records (bpf_ringbuf_output copies only
- * header + cap_len). Tracepoint programs run with preemption off; uprobe programs
- * may be preempted, so they reserve fixed-size records instead. */
+ * header + cap_len), where the pieces of one call (the iovecs of a writev, say) are
+ * gathered into one record of up to OLLY_CHUNK bytes. Tracepoint programs run with
+ * preemption off; uprobe programs may be preempted, so they reserve fixed-size
+ * records instead. Twice the chunk: the verifier sees a piece of up to a chunk at
+ * an offset of up to a chunk. */
 struct scratch {
-	__u8 b[sizeof(struct olly_data_event) + OLLY_CHUNK];
+	__u8 b[sizeof(struct olly_data_event) + 2 * OLLY_CHUNK];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -346,12 +349,14 @@ static __always_inline struct conn *get_conn(struct sock *sk, __u64 ino, __s32 f
 
 struct emit_ctx {
 	__u64 ts, cid, base, ptr, iov, total, done, cur_left, budget_left;
+	__u64 chunk_at; /* done when the gathered bytes began */
 	__u32 pid, tid, iovcnt, iov_idx;
+	__u32 filled; /* bytes gathered in the scratch record, not yet sent */
 	__s32 fd;
 	__u8 dir, tls, reserve;
 };
 
-static __always_inline void fill_hdr(struct olly_data_event *e, struct emit_ctx *c, __u32 len, __u32 cap)
+static __always_inline void fill_hdr_at(struct olly_data_event *e, struct emit_ctx *c, __u64 at, __u32 len, __u32 cap)
 {
 	e->hdr.ts_ns = c->ts;
 	e->hdr.type = OLLY_EV_DATA;
@@ -359,7 +364,7 @@ static __always_inline void fill_hdr(struct olly_data_event *e, struct emit_ctx 
 	e->hdr.tid = c->tid;
 	e->hdr._pad = 0;
 	e->cid = c->cid;
-	e->off = c->base + c->done;
+	e->off = c->base + at;
 	e->fd = c->fd;
 	e->len = len;
 	e->cap_len = cap;
@@ -368,9 +373,31 @@ static __always_inline void fill_hdr(struct olly_data_event *e, struct emit_ctx 
 	e->_pad = 0;
 }
 
-/* A declared gap: len bytes moved, none captured. */
+#define fill_hdr(e, c, len, cap) fill_hdr_at(e, c, (c)->done, len, cap)
+
+/* Sends the bytes gathered in the scratch record as one data event. */
+static __always_inline void flush_scratch(struct emit_ctx *c)
+{
+	__u32 n = c->filled;
+	if (!n)
+		return;
+	c->filled = 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	struct olly_data_event *e = (void *)s->b;
+	if (n > OLLY_CHUNK)
+		n = OLLY_CHUNK;
+	fill_hdr_at(e, c, c->chunk_at, n, n);
+	if (bpf_ringbuf_output(&events, e, sizeof(*e) + n, BPF_RB_NO_WAKEUP))
+		stat_inc(OLLY_STAT_LOST);
+}
+
+/* A declared gap: len bytes moved, none captured (after any bytes gathered). */
 static __always_inline void emit_gap(struct emit_ctx *c, __u64 len)
 {
+	flush_scratch(c);
 	struct olly_data_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		stat_inc(OLLY_STAT_LOST);
@@ -453,11 +480,44 @@ __noinline int olly_emit_step(struct emit_ctx *c)
 		n = c->budget_left;
 	if (n > OLLY_CHUNK)
 		n = OLLY_CHUNK;
-	emit_chunk(c, (__u32)n);
-	c->ptr += n;
-	c->cur_left -= n;
-	c->done += n;
-	c->budget_left -= n;
+	if (c->reserve) {
+		emit_chunk(c, (__u32)n);
+		c->ptr += n;
+		c->cur_left -= n;
+		c->done += n;
+		c->budget_left -= n;
+		return 0;
+	}
+	/* gathered into the scratch record, sent when it is full or the call's bytes end:
+	 * one event for a writev of a response's header and body */
+	__u32 f = c->filled & (OLLY_CHUNK - 1); /* < OLLY_CHUNK: a full record was sent */
+	if (n > OLLY_CHUNK - f)
+		n = OLLY_CHUNK - f;
+	if (!n)
+		return 1;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	struct olly_data_event *e = (void *)s->b;
+	__u32 m = (__u32)n;
+	if (m > OLLY_CHUNK)
+		m = OLLY_CHUNK;
+	if (!f)
+		c->chunk_at = c->done;
+	if (bpf_probe_read_user(e->data + f, m, (void *)c->ptr)) {
+		/* what was gathered, then this piece as a gap */
+		stat_inc(OLLY_STAT_READ_FAULT);
+		emit_gap(c, m);
+	} else {
+		c->filled = f + m;
+		c->done += m;
+	}
+	c->ptr += m;
+	c->cur_left -= m;
+	c->budget_left -= m;
+	if (c->filled >= OLLY_CHUNK || c->done >= c->total || !c->budget_left)
+		flush_scratch(c);
 	return 0;
 }
 
@@ -498,6 +558,7 @@ static __always_inline void emit_data(struct conn *st, __s32 fd, __u8 dir, __u8 
 	c.iovcnt = iovcnt;
 	c.cur_left = iov ? 0 : total;
 	bpf_loop(OLLY_MAX_CHUNKS + 2 * OLLY_MAX_IOV + 2, emit_step, &c, 0);
+	flush_scratch(&c);
 	if (c.done < c.total)
 		emit_gap(&c, c.total - c.done);
 }

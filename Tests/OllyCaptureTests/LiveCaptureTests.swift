@@ -202,6 +202,11 @@ func agree(_ a: Capture.Stream, _ b: Capture.Stream, _ what: String) {
         matches(cin, file(work + "/client_in"), "client in")
         matches(sout, file(work + "/server_out"), "server out")
         #expect(cin.known.allSatisfy { $0 }, "recv(7000) calls fit the budget")
+        // The sendmsg of three buffers (100 + 5000 + 3 bytes) after 120,000 bytes: its
+        // pieces gathered into one record of 4096 bytes and one of the other 1007.
+        let gathered = cap.data.filter { $0.cid == c.cid && $0.dir == .out && $0.off >= 120_000 }
+        #expect(gathered.map { [$0.off, $0.len, Int64($0.data.count)] } == [[120_000, 4096, 4096], [124_096, 1007, 1007]])
+        #expect(gathered.first.map { Array($0.data.prefix(101)) } == Array(repeating: UInt8(ascii: "x"), count: 100) + [UInt8(ascii: "y")])
         // sendall of 75800 bytes: 16384 captured, the rest a declared gap.
         #expect(sout.calls.first.map { $0.len == 1000 && $0.captured == 1000 } == true)
         #expect(sout.known.filter { !$0 }.count > 0, "the budget made a gap")

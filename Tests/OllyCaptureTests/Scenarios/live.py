@@ -103,7 +103,7 @@ pid = os.fork()
 if pid == 0:
     c, _ = ls.accept()
     got = b""
-    while len(got) < 3 * 40000:
+    while len(got) < 3 * 40000 + 5103:
         b = c.recv(65536)
         if not b: break
         got += b
@@ -118,6 +118,9 @@ sent = b""
 for i in range(3):
     m = bytes([65 + i]) * 40000
     s.sendall(m); sent += m
+# three buffers in one sendmsg: gathered into records of up to 4096 bytes
+parts = [b"x" * 100, b"y" * 5000, b"z" * 3]
+n = s.sendmsg(parts); sent += b"".join(parts)[:n]
 open(os.path.join(work, "client_out"), "wb").write(sent)
 got = b""
 while True:
