@@ -24,6 +24,8 @@
 #define MAX_SSL_LIBS 32
 /* bytes of the ring fetched ahead of the record being walked (about 16 cache misses in flight) */
 #define OLLY_PREFETCH_AHEAD 1024
+/* bytes of ring records handed out per batch at most */
+#define OLLY_BATCH_SPAN (32ul << 10)
 
 /* The ring buffer, read directly (the kernel's BPF_MAP_TYPE_RINGBUF layout): a
  * writable page with consumer_pos, then a read-only page with producer_pos followed by
@@ -204,7 +206,13 @@ static void ring_unmap(struct ring *r)
 int olly_bpf_batch(struct olly_bpf *h, const void **recs, uint32_t *sizes, int max)
 {
 	struct ring *r = &h->rb;
+	/* a batch spans at most an eighth of the ring and 32 KiB: the bytes fetched
+	 * ahead for it stay in this CPU's first-level cache until they are handled (a
+	 * batch of a megabyte of 4 KiB records pushed its first ones out: 10% more time
+	 * per 4 KiB event) */
 	unsigned long cons = r->next, start = r->next, span = (r->mask + 1) / 8;
+	if (span > OLLY_BATCH_SPAN)
+		span = OLLY_BATCH_SPAN;
 	unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
 	int n = 0;
 	/* The records were written on other CPUs: each first touch is a cache miss, and

@@ -226,10 +226,10 @@ public final class LiveCapture {
         return status
     }
 
-    /// Records handed out per batch (olly_bpf_batch): the ring space of a batch goes back
-    /// to the kernel at its end, so a batch of big records holds at most 1/8 of the default
-    /// ring; batches per poll are bounded so that a producer faster than this loop does
-    /// not keep it from its signals, stats and sweeps.
+    /// Records handed out per batch (olly_bpf_batch, which also stops at 32 KiB of
+    /// records): the ring space of a batch goes back to the kernel at its end; batches
+    /// per poll are bounded so that a producer faster than this loop does not keep it
+    /// from its signals, stats and sweeps.
     static let batchMax = 256
     static let batchesPerPoll = 64
     let recs = UnsafeMutablePointer<UnsafeRawPointer?>.allocate(capacity: LiveCapture.batchMax)
