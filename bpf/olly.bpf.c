@@ -408,16 +408,16 @@ static __always_inline void emit_gap(struct emit_ctx *c, __u64 len)
 	c->done += len;
 }
 
+/* One chunk in a record reserved at its full size (uprobe programs, which may be
+ * preempted, cannot use the per-CPU scratch record). */
 static __always_inline void emit_chunk(struct emit_ctx *c, __u32 n)
 {
 	if (n > OLLY_CHUNK)
 		n = OLLY_CHUNK;
-	if (c->reserve) {
-		struct olly_data_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + OLLY_CHUNK, 0);
-		if (!e) {
-			stat_inc(OLLY_STAT_LOST);
-			return;
-		}
+	struct olly_data_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + OLLY_CHUNK, 0);
+	if (!e) {
+		stat_inc(OLLY_STAT_LOST);
+	} else {
 		__u32 cap = n;
 		if (bpf_probe_read_user(e->data, n, (void *)c->ptr)) {
 			stat_inc(OLLY_STAT_READ_FAULT);
@@ -425,21 +425,31 @@ static __always_inline void emit_chunk(struct emit_ctx *c, __u32 n)
 		}
 		fill_hdr(e, c, n, cap);
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-		return;
 	}
+	c->done += n;
+}
+
+/* Appends n bytes (at most what the scratch record has room for) to the bytes
+ * gathered in the scratch record; a piece that cannot be read follows them as a gap. */
+static __always_inline void gather(struct emit_ctx *c, __u32 n)
+{
+	__u32 f = c->filled & (OLLY_CHUNK - 1); /* < OLLY_CHUNK: a full record was sent */
+	if (n > OLLY_CHUNK)
+		n = OLLY_CHUNK;
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;
 	struct olly_data_event *e = (void *)s->b;
-	__u32 cap = n;
-	if (bpf_probe_read_user(e->data, n, (void *)c->ptr)) {
+	if (!f)
+		c->chunk_at = c->done;
+	if (bpf_probe_read_user(e->data + f, n, (void *)c->ptr)) {
 		stat_inc(OLLY_STAT_READ_FAULT);
-		cap = 0;
+		emit_gap(c, n);
+		return;
 	}
-	fill_hdr(e, c, n, cap);
-	if (bpf_ringbuf_output(&events, e, sizeof(*e) + cap, BPF_RB_NO_WAKEUP))
-		stat_inc(OLLY_STAT_LOST);
+	c->filled = f + n;
+	c->done += n;
 }
 
 /* One step: advance to the next iovec, emit one chunk, or end with a gap.
@@ -482,42 +492,18 @@ __noinline int olly_emit_step(struct emit_ctx *c)
 		n = OLLY_CHUNK;
 	if (c->reserve) {
 		emit_chunk(c, (__u32)n);
-		c->ptr += n;
-		c->cur_left -= n;
-		c->done += n;
-		c->budget_left -= n;
-		return 0;
-	}
-	/* gathered into the scratch record, sent when it is full or the call's bytes end:
-	 * one event for a writev of a response's header and body */
-	__u32 f = c->filled & (OLLY_CHUNK - 1); /* < OLLY_CHUNK: a full record was sent */
-	if (n > OLLY_CHUNK - f)
-		n = OLLY_CHUNK - f;
-	if (!n)
-		return 1;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 1;
-	struct olly_data_event *e = (void *)s->b;
-	__u32 m = (__u32)n;
-	if (m > OLLY_CHUNK)
-		m = OLLY_CHUNK;
-	if (!f)
-		c->chunk_at = c->done;
-	if (bpf_probe_read_user(e->data + f, m, (void *)c->ptr)) {
-		/* what was gathered, then this piece as a gap */
-		stat_inc(OLLY_STAT_READ_FAULT);
-		emit_gap(c, m);
 	} else {
-		c->filled = f + m;
-		c->done += m;
+		/* gathered into the scratch record, sent when it is full or the call's bytes
+		 * end: one event for a writev of a response's header and body */
+		if (n > OLLY_CHUNK - c->filled)
+			n = OLLY_CHUNK - c->filled;
+		gather(c, (__u32)n);
+		if (c->filled >= OLLY_CHUNK || c->done >= c->total || c->budget_left == n)
+			flush_scratch(c);
 	}
-	c->ptr += m;
-	c->cur_left -= m;
-	c->budget_left -= m;
-	if (c->filled >= OLLY_CHUNK || c->done >= c->total || !c->budget_left)
-		flush_scratch(c);
+	c->ptr += n;
+	c->cur_left -= n;
+	c->budget_left -= n;
 	return 0;
 }
 

@@ -220,7 +220,6 @@ int olly_bpf_batch(struct olly_bpf *h, const void **recs, uint32_t *sizes, int m
 	 * Fetching the written bytes linearly, a little ahead of the walk, overlaps those
 	 * misses instead of taking them one after another. */
 	unsigned long pf = r->fetched > cons ? r->fetched : cons & ~63ul;
-	/* at most an eighth of the ring held back from the producer per batch */
 	while (n < max && cons < prod && cons - start < span) {
 		unsigned long ahead = cons + OLLY_PREFETCH_AHEAD < prod ? cons + OLLY_PREFETCH_AHEAD : prod;
 		for (; pf < ahead; pf += 64)

@@ -74,7 +74,7 @@ extension RecordEncoder {
 /// (in a few slots, by cid: a process's two ends of a loopback connection alternate) and
 /// the leading digits of the timestamp (the same for 0.1 s), kept as the bytes written
 /// for them, so that a record of a connection seen before copies them instead of
-/// formatting three integers again (a third of the time per 256-byte record in NDJSON).
+/// formatting three integers and most of a fourth again.
 /// The bytes depend on the encoder's format, which is fixed for its life.
 final class DataTextCache {
     static let slots = 16

@@ -142,7 +142,9 @@ func appendData(_ a: [String]) {
     guard a.count >= 2, let count = Int(a[0]), let size = Int(a[1]), count > 0, size >= 0 else {
         fail("usage: olly-bench append-data COUNT SIZE [ndjson|bin]")
     }
-    let format = a.count > 2 ? RecordFormat(rawValue: a[2]) ?? .ndjson : .ndjson
+    guard let format = a.count > 2 ? RecordFormat(rawValue: a[2]) : .ndjson else {
+        fail("append-data: format \(a[2]): not ndjson or bin")
+    }
     let out = OutputBuffer(capacity: 1 << 19)
     var enc = RecordEncoder(format: format, out: out)
     let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }

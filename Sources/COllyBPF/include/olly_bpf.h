@@ -70,11 +70,12 @@ typedef int (*olly_event_cb)(void *ctx, const void *event, size_t size);
 int olly_bpf_poll(struct olly_bpf *h, int timeout_ms, olly_event_cb cb, void *ctx);
 
 /* Batched reading, without a call per event (what olly-capture uses): up to max
- * committed records (and about an eighth of the ring), in order, read in place --
- * pointers (at struct olly_hdr) and sizes into recs and sizes. Returns how many (0: none ready). Their space is not given
- * back to the kernel, so they stay valid and unchanged, until olly_bpf_release, which
- * releases every record handed out so far. Do not mix with olly_bpf_poll between a
- * batch and its release. */
+ * committed records (and about 32 KiB of them, at most an eighth of the ring), in
+ * order, read in place -- pointers (at struct olly_hdr) and sizes into recs and
+ * sizes. Returns how many (0: none ready). Their space is not given back to the
+ * kernel, so they stay valid and unchanged, until olly_bpf_release, which releases
+ * every record handed out so far. Do not mix with olly_bpf_poll between a batch and
+ * its release. */
 int olly_bpf_batch(struct olly_bpf *h, const void **recs, uint32_t *sizes, int max);
 void olly_bpf_release(struct olly_bpf *h);
 
