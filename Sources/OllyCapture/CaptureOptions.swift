@@ -15,7 +15,7 @@ public struct CaptureOptions: Sendable {
     /// Payload bytes captured per call; the rest of the call is a declared gap.
     public var budget: Int = 16384
     /// Ring buffer size in bytes (rounded up to a power of two).
-    public var ringBytes: Int = 8 << 20
+    public var ringBytes: Int = 32 << 20
     /// Also capture AF_UNIX stream and datagram sockets.
     public var unix = false
     /// The eBPF object; nil: searched beside the executable, then in lib/olly.

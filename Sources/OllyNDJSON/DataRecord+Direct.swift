@@ -146,7 +146,9 @@ final class DataTextCache {
 
 extension RecordWriter {
     /// Writes a `data` record from captured bytes (see `RecordEncoder.appendData`).
-    @inline(__always)
+    /// Inlinable: called once per captured event from another module, where a call of
+    /// its own passed the payload through the stack and reloaded it wider than stored.
+    @inlinable
     public func writeData(ts: Int64, cid: Int64, pid: Int64, tid: Int64, dir: Direction,
                           off: Int64, len: Int64, payload: UnsafeRawBufferPointer, tls: Bool) throws(WriteFailure) {
         encoder.appendData(ts: ts, cid: cid, pid: pid, tid: tid, dir: dir, off: off, len: len, payload: payload, tls: tls)

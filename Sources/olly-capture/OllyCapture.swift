@@ -37,7 +37,7 @@ struct OllyCaptureCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Payload bytes captured per call; the rest is a declared gap. 1 to 262144. (default: 16384)", valueName: "bytes"))
     var budget: Int?
 
-    @Option(name: .customLong("ring-bytes"), help: ArgumentHelp("Size of the kernel ring buffer, rounded up to a power of two. 65536 to 1073741824. (default: 8388608)", valueName: "bytes"))
+    @Option(name: .customLong("ring-bytes"), help: ArgumentHelp("Size of the kernel ring buffer, rounded up to a power of two. 65536 to 1073741824. (default: 33554432; 16777216 with --preload)", valueName: "bytes"))
     var ringBytes: Int?
 
     @Flag(help: "Also capture AF_UNIX sockets.")

@@ -22,7 +22,8 @@ import Testing
     @Test(arguments: RecordFormat.allCases)
     func sameBytesAsTheGeneralEncoder(_ format: RecordFormat) throws {
         var numbers: [Int64] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1 << 31, 1_763_790_000_123_456_789,
-                                Int64.max, -1, -10, -1_000_001, Int64.min + 1]
+                                Int64.max, -1, -10, -1_000_001, Int64.min + 1, Int64.min,
+                                10_000_000_000_000_000, 999_999_999_999_999_999, 12_345_678_901_234_567]
         // every digit count, at its edges (the integers are written 8 digits per division)
         var p: Int64 = 10
         for _ in 1...18 {
@@ -45,7 +46,7 @@ import Testing
             }
         }
         #expect(checked == 14 * numbers.count)
-        #expect(numbers.count == 17 + 18 * 5)
+        #expect(numbers.count == 21 + 18 * 5)
     }
 
     /// One encoder writing many records: the connection fields and timestamp digits it

@@ -32,7 +32,7 @@ struct olly_bpf_config {
 	uint16_t ports[OLLY_BPF_MAX_PORTS]; /* local or remote port; n_ports 0 = any */
 	int n_ports;
 	uint32_t capture_budget;  /* payload bytes per call, 0 = 16384; max OLLY_MAX_CHUNKS*OLLY_CHUNK */
-	uint32_t ringbuf_bytes;   /* 0 = 8 MiB; rounded up to a power of two */
+	uint32_t ringbuf_bytes;   /* 0 = 32 MiB; rounded up to a power of two */
 	int want_unix, want_inet, want_inet6; /* all 0 = inet + inet6 */
 	int verbose;              /* 1: libbpf messages to stderr */
 };
