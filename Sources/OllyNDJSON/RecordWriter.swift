@@ -46,7 +46,7 @@ public final class RecordWriter {
         try recordDone()
     }
 
-    @usableFromInline
+    @usableFromInline @inline(__always)
     func recordDone() throws(WriteFailure) {
         records += 1
         if perRecord || buffer.count >= blockBytes { try flush() }
